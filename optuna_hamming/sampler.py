@@ -1,0 +1,468 @@
+"""HammingGASampler: the paper's genetic algorithm as an Optuna sampler (layer 2).
+
+All GA state lives in the study's storage, so threads, processes and machines that share a
+storage cooperate without waiting for each other, and a stopped study continues when it is
+reopened:
+
+* each trial carries the system attribute ``hamming_ga:child = [generation, index]`` and the
+  user attributes ``ga.generation``, ``ga.gene``, ``ga.origin`` and ``ga.parents``;
+* each generation ``g > 0`` has a plan (carried parents and the children to train) in the
+  study system attribute ``hamming_ga:plan:<g>``, computed deterministically from the members
+  of generation ``g - 1`` and the study seed, and a summary for people in the study user
+  attribute ``ga.generation.<g - 1>``.
+
+A new trial joins the open generation and takes the lowest child index no other trial of that
+generation holds; a generation closes when as many of its children have finished (COMPLETE,
+or PRUNED with a reported value) as its plan trains. Children beyond the plan (replacements
+for failed ones) are drawn from the same parents with streams of their own.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from optuna_hamming import evolution
+from optuna_hamming.generations import (
+    CHILD_KEY,
+    COMPACTED,
+    GENE_ATTR,
+    GENERATION_ATTR,
+    ORIGIN_ATTR,
+    ORIGIN_ENQUEUED,
+    PARENTS_ATTR,
+    PLAN_KEY_PREFIX,
+    SEED_KEY,
+    SUMMARY_PREFIX,
+    Plan,
+    PlannedChild,
+    Settings,
+    close_generation,
+    extra_child,
+    fitness_of,
+    initial_plan,
+)
+from optuna_hamming.search_space import GenomeSpace, contains, gene_for
+
+_MAX_SEED = 2**62
+
+
+def _check_number(name: str, value: object, *, low: float, high: float, hint: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a number, got {type(value).__name__}. {hint}")
+    if not (low <= float(value) <= high) or math.isnan(float(value)):
+        raise ValueError(f"`{name}` must be in [{low}, {high}], got {value!r}. {hint}")
+    return float(value)
+
+
+def _check_int(name: str, value: object, *, low: int, high: int | None, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an int, got {type(value).__name__}. {hint}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"`{name}` must be {bound}, got {value!r}. {hint}")
+    return int(value)
+
+
+@dataclass
+class _StudyCache:
+    """What one process knows of a study's GA state (a cache of the storage, never the truth)."""
+
+    seed: int
+    plans: dict[int, Plan]
+    open_generation: int
+    scan_from: int = 0
+
+
+@dataclass
+class _Ticket:
+    """The child a running trial trains, for ``sample_independent`` and ``after_trial``."""
+
+    values: dict[str, Any]
+    space: GenomeSpace | None
+    planned_gene: str | None
+    rng: np.random.Generator
+
+
+class HammingGASampler(BaseSampler):
+    """Genetic algorithm with Hamming-distance-gated selection (paper, Algorithm 1).
+
+    Args:
+        population_size: Individuals per generation (paper: 30). At least 2.
+        retain: Fraction of the graded population kept as parents (paper: 0.4).
+        select: Probability that a non-retained individual is admitted by the gate (0.5).
+        mutate: Probability that a crossover child is mutated (0.2).
+        crossover_split: Number of leading parameters (in suggestion order) that form part A;
+            ``None`` takes the first half.
+        float_bits: Continuous floats are encoded on ``2**float_bits`` grid points.
+        skip_duplicates: A child whose genome was already evaluated joins the population with
+            its archived fitness instead of becoming a trial. Off by default (the paper).
+        max_redraws: With ``skip_duplicates``, redraws before a random unevaluated genome.
+        seed: Seed of the study's random streams; with one worker, a seeded study is
+            reproducible bit for bit. A study keeps the seed it was started with.
+    """
+
+    def __init__(
+        self,
+        *,
+        population_size: int = 30,
+        retain: float = 0.4,
+        select: float = 0.5,
+        mutate: float = 0.2,
+        crossover_split: int | None = None,
+        float_bits: int = 8,
+        skip_duplicates: bool = False,
+        max_redraws: int = 100,
+        seed: int | None = None,
+    ) -> None:
+        population_size = _check_int(
+            "population_size",
+            population_size,
+            low=2,
+            high=None,
+            hint="Pass population_size=30 (the paper's value) or another int >= 2.",
+        )
+        rates = {
+            name: _check_number(
+                name,
+                value,
+                low=0.0,
+                high=1.0,
+                hint=f"Pass a probability, e.g. {name}={default} (the paper's value).",
+            )
+            for name, value, default in (
+                ("retain", retain, 0.4),
+                ("select", select, 0.5),
+                ("mutate", mutate, 0.2),
+            )
+        }
+        if crossover_split is not None:
+            crossover_split = _check_int(
+                "crossover_split",
+                crossover_split,
+                low=0,
+                high=None,
+                hint="Pass the number of leading parameters in part A, or None for half.",
+            )
+        float_bits = _check_int(
+            "float_bits",
+            float_bits,
+            low=1,
+            high=30,
+            hint="Pass e.g. float_bits=8 for 256 grid points per continuous float.",
+        )
+        max_redraws = _check_int(
+            "max_redraws", max_redraws, low=1, high=None, hint="Pass e.g. max_redraws=100."
+        )
+        if not isinstance(skip_duplicates, bool):
+            raise TypeError(f"`skip_duplicates` must be True or False, got {skip_duplicates!r}.")
+        if seed is not None:
+            seed = _check_int(
+                "seed", seed, low=0, high=_MAX_SEED - 1, hint="Pass a non-negative int or None."
+            )
+        self._settings = Settings(
+            population_size=population_size,
+            retain=rates["retain"],
+            select=rates["select"],
+            mutate=rates["mutate"],
+            crossover_split=crossover_split,
+            float_bits=float_bits,
+            skip_duplicates=skip_duplicates,
+            max_redraws=max_redraws,
+        )
+        self._seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()
+        self._studies: dict[tuple[int, int], _StudyCache] = {}
+        self._tickets: dict[int, _Ticket] = {}
+
+    # -- settings ------------------------------------------------------------------------
+
+    @property
+    def population_size(self) -> int:
+        return self._settings.population_size
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_studies"] = {}
+        state["_tickets"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def reseed_rng(self) -> None:
+        # Only draws that are not shared with other workers use this generator: plans come
+        # from the study seed in storage, so reseeding never splits the workers' plans.
+        self._rng = np.random.default_rng()
+
+    # -- Optuna's sampler interface -------------------------------------------------------
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        # Parameters are served one by one in suggestion order (sample_independent), which
+        # keeps the paper's gene order and makes conditional spaces work.
+        return {}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        ticket = self._tickets.get(trial._trial_id)
+        if ticket is not None and param_name in ticket.values:
+            value = ticket.values[param_name]
+            if contains(param_distribution, value):
+                return value
+        rng = ticket.rng if ticket is not None else self._rng
+        gene = gene_for(param_distribution, self._settings.float_bits)
+        return gene.value_at(int(rng.integers(gene.n_choices)))
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        if len(study.directions) > 1:
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            raise ValueError(
+                "HammingGASampler optimises one objective; this study has "
+                f"{len(study.directions)}. Use optuna.samplers.NSGAIISampler for "
+                "multi-objective studies, or return a single value."
+            )
+        storage = study._storage
+        with self._lock:
+            cache = self._cache_for(study)
+            trials = storage.get_all_trials(study._study_id, deepcopy=False)
+            used, ahead = self._advance(study, cache, trials, own_number=trial.number)
+            generation = cache.open_generation
+            plan = cache.plans[generation]
+            # Trials created before this one that have not claimed a child yet will claim
+            # the lowest free indices (they run this same rule), so leave those to them:
+            # workers that see each other's trials then never pick the same child.
+            free = (i for i in range(len(used) + ahead + 1) if i not in used)
+            index = [next(free) for _ in range(ahead + 1)][-1]
+            storage.set_trial_system_attr(trial._trial_id, CHILD_KEY, [generation, index])
+        child = self._child_at(plan, index, trials, cache.seed)
+        enqueued = bool(trial.params) or "fixed_params" in trial.system_attrs
+        ticket = _Ticket(
+            values={} if child is None or plan.space is None else plan.space.decode(child.genome),
+            space=plan.space,
+            planned_gene=None,
+            rng=np.random.Generator(
+                np.random.PCG64(np.random.SeedSequence([cache.seed, 0xC0FFEE, trial.number]))
+            ),
+        )
+        origin = evolution.ORIGIN_INITIAL if child is None else child.origin
+        parents: list[int] = [] if child is None else list(child.parents)
+        if enqueued:
+            origin, parents = ORIGIN_ENQUEUED, []
+        elif child is not None and plan.space is not None:
+            ticket.planned_gene = plan.space.bitstring(child.genome)
+            storage.set_trial_user_attr(trial._trial_id, GENE_ATTR, ticket.planned_gene)
+        self._tickets[trial._trial_id] = ticket
+        storage.set_trial_user_attr(trial._trial_id, GENERATION_ATTR, generation)
+        storage.set_trial_user_attr(trial._trial_id, ORIGIN_ATTR, origin)
+        storage.set_trial_user_attr(trial._trial_id, PARENTS_ATTR, parents)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        ticket = self._tickets.pop(trial._trial_id, None)
+        if ticket is None:
+            return
+        space = ticket.space
+        if space is None or not set(trial.params) <= set(space.names):
+            space = GenomeSpace.from_trials([trial], self._settings.float_bits)
+        gene = space.bitstring(space.encode(trial.params))
+        if gene != ticket.planned_gene:
+            study._storage.set_trial_user_attr(trial._trial_id, GENE_ATTR, gene)
+
+    # -- reading the GA state ------------------------------------------------------------
+
+    def archive(self, study: Study) -> dict[str, float]:
+        """Best fitness per genome bit string over all finished trials (the paper's archive)."""
+        maximize = study.direction == StudyDirection.MAXIMIZE
+        best: dict[str, float] = {}
+        for trial in study.get_trials(deepcopy=False):
+            gene = trial.user_attrs.get(GENE_ATTR)
+            value = fitness_of(trial)
+            if gene is None or value is None:
+                continue
+            known = best.get(gene)
+            if known is None or (value > known if maximize else value < known):
+                best[gene] = value
+        return best
+
+    @staticmethod
+    def generations(study: Study) -> dict[int, dict[str, Any]]:
+        """The summary of every closed generation, by generation number."""
+        found = {}
+        for key, value in study.user_attrs.items():
+            if key.startswith(SUMMARY_PREFIX) and key[len(SUMMARY_PREFIX) :].isdigit():
+                found[int(key[len(SUMMARY_PREFIX) :])] = value
+        return dict(sorted(found.items()))
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _cache_for(self, study: Study) -> _StudyCache:
+        key = (id(study._storage), study._study_id)
+        cache = self._studies.get(key)
+        if cache is None:
+            cache = self._load(study)
+            self._studies[key] = cache
+        return cache
+
+    def _load(self, study: Study) -> _StudyCache:
+        storage = study._storage
+        attrs = storage.get_study_system_attrs(study._study_id)
+        seed = attrs.get(SEED_KEY)
+        if seed is None:
+            seed = self._seed if self._seed is not None else int(self._rng.integers(_MAX_SEED))
+            storage.set_study_system_attr(study._study_id, SEED_KEY, seed)
+        plans = {0: initial_plan(self._settings.population_size)}
+        newest = self._newest_plan(attrs)
+        if newest is not None:
+            plans[newest.generation] = newest
+        return _StudyCache(int(seed), plans, max(plans))
+
+    def _newest_plan(self, attrs: dict[str, Any]) -> Plan | None:
+        stored = {
+            int(key[len(PLAN_KEY_PREFIX) :]): value
+            for key, value in attrs.items()
+            if key.startswith(PLAN_KEY_PREFIX) and value != COMPACTED
+        }
+        if not stored:
+            return None
+        return Plan.from_json(stored[max(stored)], self._settings.float_bits)
+
+    def _advance(
+        self, study: Study, cache: _StudyCache, trials: list[FrozenTrial], own_number: int
+    ) -> tuple[set[int], int]:
+        """Close every complete generation; return the child indices in use in the open one
+        and the number of running trials created before ``own_number`` that hold none yet."""
+        while True:
+            generation = cache.open_generation
+            plan = cache.plans[generation]
+            finished: list[tuple[int, int, FrozenTrial]] = []
+            used: set[int] = set()
+            ahead = 0
+            first_relevant: int | None = None
+            for trial in trials[cache.scan_from :]:
+                child = trial.system_attrs.get(CHILD_KEY)
+                running = not trial.state.is_finished()
+                if (
+                    child is None
+                    and trial.state == TrialState.RUNNING
+                    and (trial.number < own_number)
+                ):
+                    ahead += 1
+                if child is None or child[0] > generation:
+                    if (running or child is not None) and first_relevant is None:
+                        first_relevant = trial.number
+                    continue
+                if child[0] < generation:
+                    continue
+                if first_relevant is None:
+                    first_relevant = trial.number
+                if trial.number != own_number:
+                    used.add(int(child[1]))
+                if not running and fitness_of(trial) is not None:
+                    finished.append((int(child[1]), trial.number, trial))
+            cache.scan_from = len(trials) if first_relevant is None else first_relevant
+            if len(finished) < plan.needed:
+                return used, ahead
+            finished.sort(key=lambda item: (item[0], item[1]))
+            self._close(study, cache, plan, [t for _, _, t in finished], trials)
+
+    def _close(
+        self,
+        study: Study,
+        cache: _StudyCache,
+        plan: Plan,
+        children: list[FrozenTrial],
+        trials: list[FrozenTrial],
+    ) -> None:
+        storage = study._storage
+        attrs = storage.get_study_system_attrs(study._study_id)
+        cache.seed = int(attrs.get(SEED_KEY, cache.seed))
+        following = plan.generation + 1
+        stored = attrs.get(PLAN_KEY_PREFIX + str(following))
+        if stored == COMPACTED:
+            # This process fell far behind the others: continue from the newest plan.
+            newest = self._newest_plan(attrs)
+            assert newest is not None
+            next_plan = newest
+        elif stored is not None:
+            next_plan = Plan.from_json(stored, self._settings.float_bits)
+        else:
+            closure = close_generation(
+                plan,
+                children,
+                lambda number: _trial_numbered(trials, number),
+                lambda: trials,
+                settings=self._settings,
+                maximize=study.direction == StudyDirection.MAXIMIZE,
+                seed=cache.seed,
+            )
+            next_plan = closure.plan
+            storage.set_study_system_attr(
+                study._study_id, PLAN_KEY_PREFIX + str(following), next_plan.to_json()
+            )
+            storage.set_study_user_attr(
+                study._study_id, SUMMARY_PREFIX + str(plan.generation), closure.summary
+            )
+            if plan.generation >= 1:
+                storage.set_study_system_attr(
+                    study._study_id, PLAN_KEY_PREFIX + str(plan.generation), COMPACTED
+                )
+        cache.plans = {plan.generation: plan, next_plan.generation: next_plan}
+        cache.open_generation = next_plan.generation
+
+    def _child_at(
+        self, plan: Plan, index: int, trials: list[FrozenTrial], seed: int
+    ) -> PlannedChild | None:
+        if plan.generation == 0:
+            return None
+        if index < len(plan.children):
+            return plan.children[index]
+        return extra_child(
+            plan,
+            index,
+            lambda number: _trial_numbered(trials, number),
+            settings=self._settings,
+            seed=seed,
+        )
+
+
+def _trial_numbered(trials: list[FrozenTrial], number: int) -> FrozenTrial:
+    """``trials`` come sorted by number without gaps, so the number is the index."""
+    if number < len(trials) and trials[number].number == number:
+        return trials[number]
+    for trial in trials:
+        if trial.number == number:
+            return trial
+    raise KeyError(f"trial {number} is not in the study")

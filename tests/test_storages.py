@@ -1,0 +1,115 @@
+"""The sampler on real storages: threads, processes, and a worker killed mid-study."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from optuna_hamming import HammingGASampler
+from tests.helpers import (
+    check_ga_history,
+    make_storage,
+    reachable,
+    run_paper_study,
+    storage_spec,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+KINDS = [
+    pytest.param("inmemory", id="inmemory"),
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("journal", id="journal-file"),
+    pytest.param(
+        "postgres",
+        id="postgres",
+        marks=pytest.mark.skipif(
+            not reachable(5432), reason="PostgreSQL is not running on 127.0.0.1:5432"
+        ),
+    ),
+    pytest.param(
+        "redis",
+        id="redis-journal",
+        marks=pytest.mark.skipif(
+            not reachable(6379), reason="Redis is not running on 127.0.0.1:6379"
+        ),
+    ),
+]
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n_jobs", [1, 4])
+def test_threads_on_every_storage(kind: str, n_jobs: int, tmp_path: Path) -> None:
+    storage = make_storage(storage_spec(kind, tmp_path))
+    study = run_paper_study(storage, 64, population_size=8, n_jobs=n_jobs, seed=0)
+    assert len(finished(study)) == 64
+    assert check_ga_history(study, 8) >= 5
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.id != "inmemory"])
+def test_three_processes_share_one_study(kind: str, tmp_path: Path) -> None:
+    spec = storage_spec(kind, tmp_path)
+    name = f"procs-{uuid.uuid4().hex}"
+    optuna.create_study(
+        study_name=name,
+        storage=make_storage(spec),
+        direction="maximize",
+        sampler=HammingGASampler(population_size=8),
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "tests.worker", spec, name, "30", "0.01"], cwd=ROOT)
+        for _ in range(3)
+    ]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0, 0]
+    study = optuna.load_study(study_name=name, storage=make_storage(spec))
+    assert len(finished(study)) == 90
+    assert check_ga_history(study, 8) >= 7
+    # Children were shared out: no two trials of a generation hold the same child index.
+    claims = [tuple(t.system_attrs["hamming_ga:child"]) for t in study.trials]
+    assert len(claims) - len(set(claims)) <= 1  # a race needs two workers blind to each other
+
+
+def test_killed_worker_study_resumes(tmp_path: Path) -> None:
+    spec = f"sqlite:///{tmp_path / 'kill.db'}"
+    name = "killed"
+    optuna.create_study(
+        study_name=name,
+        storage=spec,
+        direction="maximize",
+        sampler=HammingGASampler(population_size=8),
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.worker", spec, name, "1000", "0.05"], cwd=ROOT
+    )
+    deadline = time.time() + 120
+    study = optuna.load_study(study_name=name, storage=spec)
+    while len(finished(study)) < 30 and time.time() < deadline:
+        time.sleep(0.2)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    done_before = len(finished(study))
+    assert done_before >= 30
+    # Reopen with a fresh sampler and continue to 100 finished trials.
+    study = optuna.load_study(
+        study_name=name, storage=spec, sampler=HammingGASampler(population_size=8)
+    )
+    study.optimize(
+        lambda t: __import__("tests.helpers").helpers.paper_objective(t), n_trials=100 - done_before
+    )
+    assert len(finished(study)) == 100
+    running = [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert len(running) <= 1  # the trial that was training when the worker died
+    assert check_ga_history(study, 8) >= 8
