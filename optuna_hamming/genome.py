@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -137,7 +138,7 @@ class GenomeLayout:
     def n_genes(self) -> int:
         return len(self.cardinalities)
 
-    @property
+    @cached_property
     def bits(self) -> tuple[int, ...]:
         return tuple(bits_for(n) for n in self.cardinalities)
 

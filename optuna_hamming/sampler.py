@@ -32,6 +32,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import evolution
+from optuna_hamming._storage_writes import set_trial_attrs
 from optuna_hamming.generations import (
     CHILD_KEY,
     COMPACTED,
@@ -250,6 +251,7 @@ class HammingGASampler(BaseSampler):
                 "multi-objective studies, or return a single value."
             )
         storage = study._storage
+        enqueued = bool(trial.params) or "fixed_params" in trial.system_attrs
         with self._lock:
             cache = self._cache_for(study)
             trials = storage.get_all_trials(study._study_id, deepcopy=False)
@@ -261,28 +263,31 @@ class HammingGASampler(BaseSampler):
             # workers that see each other's trials then never pick the same child.
             free = (i for i in range(len(used) + ahead + 1) if i not in used)
             index = [next(free) for _ in range(ahead + 1)][-1]
-            storage.set_trial_system_attr(trial._trial_id, CHILD_KEY, [generation, index])
-        child = self._child_at(plan, index, trials, cache.seed)
-        enqueued = bool(trial.params) or "fixed_params" in trial.system_attrs
-        ticket = _Ticket(
-            values={} if child is None or plan.space is None else plan.space.decode(child.genome),
-            space=plan.space,
-            planned_gene=None,
-            rng=np.random.Generator(
-                np.random.PCG64(np.random.SeedSequence([cache.seed, 0xC0FFEE, trial.number]))
-            ),
-        )
-        origin = evolution.ORIGIN_INITIAL if child is None else child.origin
-        parents: list[int] = [] if child is None else list(child.parents)
-        if enqueued:
-            origin, parents = ORIGIN_ENQUEUED, []
-        elif child is not None and plan.space is not None:
-            ticket.planned_gene = plan.space.bitstring(child.genome)
-            storage.set_trial_user_attr(trial._trial_id, GENE_ATTR, ticket.planned_gene)
-        self._tickets[trial._trial_id] = ticket
-        storage.set_trial_user_attr(trial._trial_id, GENERATION_ATTR, generation)
-        storage.set_trial_user_attr(trial._trial_id, ORIGIN_ATTR, origin)
-        storage.set_trial_user_attr(trial._trial_id, PARENTS_ATTR, parents)
+            child = self._child_at(plan, index, trials, cache.seed)
+            ticket = _Ticket(
+                values={}
+                if child is None or plan.space is None
+                else plan.space.decode(child.genome),
+                space=plan.space,
+                planned_gene=None,
+                rng=np.random.Generator(
+                    np.random.PCG64(np.random.SeedSequence([cache.seed, 0xC0FFEE, trial.number]))
+                ),
+            )
+            user: dict[str, Any] = {GENERATION_ATTR: generation}
+            if enqueued:
+                user[ORIGIN_ATTR], user[PARENTS_ATTR] = ORIGIN_ENQUEUED, []
+            elif child is None:
+                user[ORIGIN_ATTR], user[PARENTS_ATTR] = evolution.ORIGIN_INITIAL, []
+            else:
+                user[ORIGIN_ATTR], user[PARENTS_ATTR] = child.origin, list(child.parents)
+                if plan.space is not None:
+                    ticket.planned_gene = user[GENE_ATTR] = plan.space.bitstring(child.genome)
+            self._tickets[trial._trial_id] = ticket
+            # The claim must be visible before the lock is released (threads read it).
+            set_trial_attrs(
+                storage, trial._trial_id, system={CHILD_KEY: [generation, index]}, user=user
+            )
 
     def after_trial(
         self,
@@ -294,6 +299,8 @@ class HammingGASampler(BaseSampler):
         ticket = self._tickets.pop(trial._trial_id, None)
         if ticket is None:
             return
+        if ticket.planned_gene is not None and trial.params == ticket.values:
+            return  # the objective took the planned child as it was: its gene is written
         space = ticket.space
         if space is None or not set(trial.params) <= set(space.names):
             space = GenomeSpace.from_trials([trial], self._settings.float_bits)
@@ -303,7 +310,8 @@ class HammingGASampler(BaseSampler):
 
     # -- reading the GA state ------------------------------------------------------------
 
-    def archive(self, study: Study) -> dict[str, float]:
+    @staticmethod
+    def archive(study: Study) -> dict[str, float]:
         """Best fitness per genome bit string over all finished trials (the paper's archive)."""
         maximize = study.direction == StudyDirection.MAXIMIZE
         best: dict[str, float] = {}

@@ -1,0 +1,250 @@
+"""Heads trained per minute on the embedded default features, per Keras backend, against a
+bare ``model.fit`` of the same architecture and epochs (the project's overhead), with batch
+size and ``jit_compile`` choices; feature extraction images/second, first run vs cached; and
+resident memory over many heads in one process.
+
+    python benchmarks/head_training.py                       # every installed backend
+    python benchmarks/head_training.py --backends jax --features feats.npz   # e.g. on a GPU
+
+Each backend runs in a child process (Keras picks its backend at import). The peer (bare
+fit) runs in the same child, interleaved with the project's objective, genome by genome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GENOMES = [  # a spread of the paper's space, fixed so every backend trains the same heads
+    (32, 1, "relu", "adam"),
+    (128, 2, "elu", "rmsprop"),
+    (256, 3, "tanh", "nadam"),
+    (512, 2, "sigmoid", "adamax"),
+    (768, 2, "sigmoid", "adamax"),
+    (1024, 4, "relu", "sgd"),
+]
+
+
+def default_features(cache_dir: Path | None) -> tuple[object, dict[str, float]]:
+    """Imbalanced animal-mnist through the offline MobileNetV2: extracted once, then cached."""
+    from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone
+    from optuna_hamming.backbones.registry import default_cache_dir, file_sha256
+    from optuna_hamming.backbones.torchvision_mobilenet_v2 import default_weights_file
+    from optuna_hamming.data import load_animal_mnist, make_imbalanced
+    from optuna_hamming.features import extract_features
+
+    images = make_imbalanced(load_animal_mnist(), seed=0)
+    cache = cache_dir or default_cache_dir() / "features"
+    weights_id = file_sha256(default_weights_file())
+    timings = {}
+    for attempt in ("first", "cached"):
+        features, report = extract_features(
+            images,
+            lambda: build_backbone(cache_dir=cache.parent),
+            backbone_name=DEFAULT_BACKBONE,
+            weights_id=weights_id,
+            image_size=224,
+            cache_dir=cache,
+            progress=False,
+        )
+        timings[f"{attempt}_{'cached' if report.cached else 'extracted'}_images_per_s"] = (
+            report.images_per_second
+        )
+    return features, timings
+
+
+def child(args: argparse.Namespace) -> None:
+    import keras
+    import numpy as np
+    import optuna
+
+    from optuna_hamming.data import FeatureSet, load_features_npz, stratified_splits
+    from optuna_hamming.heads import HeadGenome, build_head
+    from optuna_hamming.objective import HeadObjective, free_keras_memory
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    extraction: dict[str, float] = {}
+    if args.features:
+        features = load_features_npz(args.features)
+    else:
+        features, extraction = default_features(None)  # type: ignore[assignment]
+    assert isinstance(features, FeatureSet)
+    splits = stratified_splits(features.y, seed=0)
+    X_tr, y_tr = features.X[splits.train], features.y[splits.train]
+    X_va, y_va = features.X[splits.validation], features.y[splits.validation]
+    n_classes = len(features.class_names)
+    rows = []
+    for batch_size in args.batch_sizes:
+        for jit in (False, True):
+            project, bare = [], []
+            for genome_values in GENOMES:
+                genome = HeadGenome(*genome_values)
+                # The project's objective with a fixed epoch count (patience > epochs) ...
+                objective = HeadObjective(
+                    features,
+                    splits,
+                    max_epochs=args.epochs,
+                    patience=args.epochs + 1,
+                    batch_size=batch_size,
+                )
+                study = optuna.create_study(direction="maximize")
+                study.enqueue_trial(
+                    dict(
+                        zip(
+                            ("neurons", "layers", "activation", "optimizer"),
+                            genome_values,
+                            strict=True,
+                        )
+                    )
+                )
+                if jit:
+                    keras.config.set_dtype_policy("float32")
+                start = time.perf_counter()
+                study.optimize(objective, n_trials=1)
+                project.append(time.perf_counter() - start)
+                # ... against a bare fit of the same head for the same epochs.
+                start = time.perf_counter()
+                model = build_head(genome, n_features=X_tr.shape[1], n_classes=n_classes, seed=0)
+                model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=jit)
+                model.fit(
+                    X_tr,
+                    y_tr,
+                    validation_data=(X_va, y_va),
+                    epochs=args.epochs,
+                    batch_size=batch_size,
+                    verbose=0,
+                )
+                bare.append(time.perf_counter() - start)
+                del model
+                free_keras_memory()
+            p, b = statistics.median(project), statistics.median(bare)
+            rows.append(
+                {
+                    "backend": keras.backend.backend(),
+                    "batch_size": batch_size,
+                    "jit_compile": jit,
+                    "epochs": args.epochs,
+                    "project_s_per_head": p,
+                    "bare_fit_s_per_head": b,
+                    "overhead_fraction": (p - b) / p,
+                    "heads_per_minute": 60.0 / p,
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    # Realistic search: early stopping (patience 5, up to 200 epochs) on HammingGA genomes.
+    from optuna_hamming import HammingGASampler
+
+    objective = HeadObjective(features, splits, max_epochs=200, patience=5, batch_size=32)
+    study = optuna.create_study(
+        direction="maximize", sampler=HammingGASampler(population_size=10, seed=0)
+    )
+    start = time.perf_counter()
+    rss = []
+    for _ in range(args.search_trials // 10):
+        study.optimize(objective, n_trials=10)
+        rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    wall = time.perf_counter() - start
+    fits = sum(t.user_attrs["train_seconds"] for t in study.trials)
+    summary = {
+        "backend": keras.backend.backend(),
+        "search_trials": len(study.trials),
+        "search_heads_per_minute": 60.0 * len(study.trials) / wall,
+        "search_overhead_fraction": (wall - fits) / wall,
+        "mean_epochs": float(np.mean([t.user_attrs["epochs"] for t in study.trials])),
+        "best_macro_f1": study.best_value,
+        "max_rss_mb_every_10_heads": [round(r) for r in rss],
+        **extraction,
+    }
+    print(json.dumps(summary), flush=True)
+    Path(args.out).write_text(json.dumps({"rows": rows, "search": summary}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="tensorflow,jax,torch")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--search-trials", type=int, default=60)
+    parser.add_argument("--features", type=Path, default=None)
+    parser.add_argument("--out", default=str(RESULTS / "head_training"))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _timing import machine
+
+    modules = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+    results = {}
+    for backend in args.backends.split(","):
+        if importlib.util.find_spec(modules[backend]) is None:
+            print(f"skipping {backend}: not installed", flush=True)
+            continue
+        out = Path(f"{args.out}.{backend}.json")
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        if backend == "torch":
+            env.setdefault("OMP_NUM_THREADS", "1")  # torch with default threads thrashes 2 cores
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--out",
+            str(out),
+            "--epochs",
+            str(args.epochs),
+            "--search-trials",
+            str(args.search_trials),
+            "--batch-sizes",
+            *map(str, args.batch_sizes),
+        ]
+        if args.features:
+            command += ["--features", str(args.features)]
+        subprocess.run(command, env=env, check=True)
+        results[backend] = json.loads(out.read_text())
+    lines = [
+        f"Machine: {machine()}.",
+        "",
+        "| backend | batch | jit_compile | project s/head | bare fit s/head | overhead | "
+        "heads/min |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for backend, result in results.items():
+        for r in result["rows"]:
+            lines.append(
+                f"| {backend} | {r['batch_size']} | {r['jit_compile']} | "
+                f"{r['project_s_per_head']:.2f} | {r['bare_fit_s_per_head']:.2f} | "
+                f"{100 * r['overhead_fraction']:.1f} % | {r['heads_per_minute']:.1f} |"
+            )
+    lines += [
+        "",
+        "| backend | search heads/min | overhead | mean epochs | best macro F1 | "
+        "max RSS MB (every 10 heads) | extraction img/s first, cached |",
+        "|---" * 7 + "|",
+    ]
+    for backend, result in results.items():
+        s = result["search"]
+        rates = [v for k, v in s.items() if k.endswith("images_per_s")]
+        lines.append(
+            f"| {backend} | {s['search_heads_per_minute']:.1f} | "
+            f"{100 * s['search_overhead_fraction']:.1f} % | {s['mean_epochs']:.1f} | "
+            f"{s['best_macro_f1']:.3f} | {s['max_rss_mb_every_10_heads']} | "
+            f"{', '.join(f'{r:.0f}' for r in rates) or '-'} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    Path(f"{args.out}.md").write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

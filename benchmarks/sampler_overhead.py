@@ -1,0 +1,126 @@
+"""Seconds per trial spent inside the sampler: HammingGASampler vs NSGA-II vs TPE.
+
+The objective is trivial (the synthetic score of the paper's 4-parameter space), so what is
+measured is the sampler: every call Optuna makes into it (before_trial, infer/sample relative,
+sample_independent, after_trial), including the storage reads and writes it does, charged to
+the trial it served. All samplers run in this one process, one after another, on the same
+storage kinds. Reported per sampler and storage: the median over trials around trial 500,
+1,000 and 5,000 (windows of 100 trials), and how the cost at 5,000 compares with the cost at
+500 (flatness).
+
+    python benchmarks/sampler_overhead.py                  # 5,000 trials, in-memory + sqlite
+    python benchmarks/sampler_overhead.py --trials 1000 --storages inmemory   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import TimedSampler, machine
+
+from optuna_hamming import HammingGASampler
+from optuna_hamming.paper import synthetic_objective
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def samplers(seed: int) -> dict[str, optuna.samplers.BaseSampler]:
+    return {
+        "HammingGA": HammingGASampler(seed=seed),
+        "NSGA-II": optuna.samplers.NSGAIISampler(seed=seed),
+        "TPE": optuna.samplers.TPESampler(seed=seed),
+    }
+
+
+def window_median(seconds: dict[int, float], end: int, width: int = 100) -> float | None:
+    values = [seconds[n] for n in range(max(0, end - width), end) if n in seconds]
+    return statistics.median(values) if values else None
+
+
+def run(storage_kind: str, name: str, n_trials: int, seed: int, workdir: Path) -> dict[str, object]:
+    sampler = TimedSampler(samplers(seed)[name])
+    storage = None if storage_kind == "inmemory" else f"sqlite:///{workdir / f'{name}.db'}"
+    study = optuna.create_study(direction="maximize", sampler=sampler, storage=storage)
+    start = time.perf_counter()
+    study.optimize(synthetic_objective, n_trials=n_trials)
+    wall = time.perf_counter() - start
+    row: dict[str, object] = {
+        "storage": storage_kind,
+        "sampler": name,
+        "trials": n_trials,
+        "wall_s": wall,
+        "wall_per_trial_ms": 1e3 * wall / n_trials,
+        "sampler_median_ms": 1e3 * statistics.median(sampler.seconds.values()),
+        "best": study.best_value,
+    }
+    for mark in (500, 1000, 5000):
+        if mark <= n_trials:
+            value = window_median(sampler.seconds, mark)
+            row[f"at_{mark}_ms"] = None if value is None else 1e3 * value
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=5000)
+    parser.add_argument("--storages", default="inmemory,sqlite")
+    parser.add_argument("--samplers", default="HammingGA,NSGA-II,TPE")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "sampler_overhead")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for storage_kind in args.storages.split(","):
+            for name in args.samplers.split(","):
+                row = run(storage_kind, name, args.trials, args.seed, Path(tmp))
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    marks = [m for m in (500, 1000, 5000) if m <= args.trials]
+    lines = [
+        f"Machine: {machine()}. {args.trials} trials per run, seed {args.seed}; "
+        "milliseconds spent inside the sampler per trial, median over the 100 trials "
+        "before each mark.",
+        "",
+        "| storage | sampler | "
+        + " | ".join(f"at {m} (ms)" for m in marks)
+        + " | last/at-500 | vs NSGA-II | vs TPE | wall per trial (ms) |",
+        "|---" * (len(marks) + 6) + "|",
+    ]
+    for row in rows:
+        peers = {r["sampler"]: r for r in rows if r["storage"] == row["storage"]}
+        last = row[f"at_{marks[-1]}_ms"]
+        flat = last / row["at_500_ms"] if "at_500_ms" in row else float("nan")  # type: ignore[operator]
+
+        ratios = {}
+        for peer in ("NSGA-II", "TPE"):
+            other = peers.get(peer)
+            ratios[peer] = "-" if other is None else f"{last / other[f'at_{marks[-1]}_ms']:.2f}"  # type: ignore[operator]
+
+        lines.append(
+            f"| {row['storage']} | {row['sampler']} | "
+            + " | ".join(f"{row[f'at_{m}_ms']:.3f}" for m in marks)
+            + f" | {flat:.2f} | {ratios['NSGA-II']} | {ratios['TPE']} | "
+            f"{row['wall_per_trial_ms']:.2f} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".md").write_text(table + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"machine": machine(), "rows": rows}, indent=1)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The classification head of the paper (III.B), in backend-agnostic Keras 3 (layer 3).
+
+Dense layers: the first has ``neurons`` units; each next one halves the previous, except that
+halving stops once a layer has fewer than ``2 * n_classes`` units. Then Dropout(0.5) and a
+softmax layer of ``n_classes`` units. The optimizer is given by its Keras name with Keras'
+defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from optuna_hamming.paper import ACTIVATIONS, OPTIMIZERS
+
+
+class HeadError(ValueError):
+    """A head cannot be built as asked; the message names what to pass."""
+
+
+@dataclass(frozen=True)
+class HeadGenome:
+    """The four genes of Table I."""
+
+    neurons: int
+    layers: int
+    activation: str
+    optimizer: str
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> HeadGenome:
+        return cls(
+            int(params["neurons"]),
+            int(params["layers"]),
+            str(params["activation"]),
+            str(params["optimizer"]),
+        )
+
+    def describe(self) -> str:
+        return f"{self.neurons} neurons, {self.layers} layers, {self.activation}, {self.optimizer}"
+
+
+def layer_sizes(neurons: int, layers: int, n_classes: int) -> list[int]:
+    """Units of the hidden layers: halving, which stops below ``2 * n_classes`` units."""
+    if neurons < 1 or layers < 1:
+        raise HeadError(f"a head needs neurons >= 1 and layers >= 1, got {neurons}, {layers}")
+    sizes = [neurons]
+    for _ in range(layers - 1):
+        previous = sizes[-1]
+        sizes.append(previous // 2 if previous >= 2 * n_classes else previous)
+    return sizes
+
+
+def make_optimizer(name: str) -> keras.optimizers.Optimizer:
+    """A Keras optimizer by name, with Keras' defaults."""
+    key = name.lower()
+    if key not in OPTIMIZERS:
+        raise HeadError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
+    return keras.optimizers.get(key)  # type: ignore[no-any-return]
+
+
+def build_head(
+    genome: HeadGenome, *, n_features: int, n_classes: int, seed: int | None = None
+) -> keras.Model:
+    """The compiled head for ``genome`` (sparse categorical cross-entropy)."""
+    if genome.activation not in ACTIVATIONS:
+        raise HeadError(
+            f"unknown activation {genome.activation!r}: use one of {', '.join(ACTIVATIONS)}"
+        )
+    if n_classes < 2:
+        raise HeadError(f"a classifier needs at least 2 classes, got {n_classes}")
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    model = keras.Sequential(name="head")
+    model.add(keras.Input((n_features,), name="features"))
+    for i, units in enumerate(layer_sizes(genome.neurons, genome.layers, n_classes)):
+        model.add(keras.layers.Dense(units, activation=genome.activation, name=f"dense_{i}"))
+    model.add(keras.layers.Dropout(0.5, name="dropout"))
+    model.add(keras.layers.Dense(n_classes, activation="softmax", name="classes"))
+    model.compile(
+        optimizer=make_optimizer(genome.optimizer),
+        loss="sparse_categorical_crossentropy",
+    )
+    return model

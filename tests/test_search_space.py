@@ -1,0 +1,120 @@
+"""Optuna distributions as genes: every value a gene decodes to is valid, and round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import create_trial
+
+from optuna_hamming.demo import main as demo_main
+from optuna_hamming.genome import ABSENT
+from optuna_hamming.search_space import GenomeSpace, contains, gene_for
+
+
+@st.composite
+def distributions(draw: st.DrawFn) -> BaseDistribution:
+    kind = draw(st.sampled_from(["cat", "int", "intlog", "floatstep", "float", "floatlog"]))
+    if kind == "cat":
+        choices = draw(
+            st.lists(
+                st.one_of(st.integers(), st.text(max_size=3), st.none(), st.booleans()),
+                min_size=1,
+                max_size=9,
+                unique=True,
+            )
+        )
+        return CategoricalDistribution(choices)
+    if kind in ("int", "intlog"):
+        low = draw(st.integers(1, 1000))
+        high = low + draw(st.integers(0, 5000))
+        if kind == "intlog":
+            return IntDistribution(low, high, log=True)
+        return IntDistribution(low, high, step=draw(st.integers(1, 50)))
+    low = draw(st.floats(-1e3, 1e3, allow_nan=False))
+    if kind == "floatstep":
+        return FloatDistribution(low, low + draw(st.integers(0, 40)) * 0.25, step=0.25)
+    if kind == "floatlog":
+        low = abs(low) + 1e-6
+        return FloatDistribution(low, low * draw(st.floats(1.0, 1e6)), log=True)
+    return FloatDistribution(low, low + draw(st.floats(0.0, 1e4)))
+
+
+@pytest.mark.filterwarnings("ignore:The distribution is specified")
+@given(distributions(), st.integers(1, 10), st.data())
+def test_every_decoded_value_is_valid_and_encodes_back(
+    distribution: BaseDistribution, float_bits: int, data: st.DataObject
+) -> None:
+    gene = gene_for(distribution, float_bits)
+    index = data.draw(st.integers(0, gene.n_choices - 1))
+    value = gene.value_at(index)
+    assert contains(distribution, value)
+    assert gene.index_of(value) == index
+
+
+def test_genes_follow_suggestion_order_and_latest_distribution() -> None:
+    first = create_trial(
+        params={"z": 1, "a": "x"},
+        distributions={"z": IntDistribution(0, 3), "a": CategoricalDistribution(["x", "y"])},
+        value=1.0,
+    )
+    second = create_trial(
+        params={"m": 0.5, "z": 7},
+        distributions={"m": FloatDistribution(0, 1), "z": IntDistribution(0, 7)},
+        value=2.0,
+    )
+    space = GenomeSpace.from_trials([first, second], float_bits=4)
+    assert space.names == ("z", "a", "m")
+    assert space.layout.bits == (3, 1, 4)
+    assert space.encode(first.params).tolist() == [1, 0, ABSENT]
+    assert space.bitstring(space.encode(second.params)) == "111-" + format(
+        space.genes[2].index_of(0.5), "04b"
+    )
+    restored = GenomeSpace.from_json(space.to_json(), float_bits=4)
+    assert restored.names == space.names and restored.distributions == space.distributions
+
+
+def test_single_valued_parameters_carry_no_gene() -> None:
+    trial = create_trial(
+        params={"fixed": 3, "free": 1},
+        distributions={"fixed": IntDistribution(3, 3), "free": IntDistribution(0, 1)},
+        value=0.0,
+    )
+    assert GenomeSpace.from_trials([trial], float_bits=8).names == ("free",)
+
+
+def test_unknown_distribution_is_refused_with_a_fix() -> None:
+    class Odd(BaseDistribution):
+        def to_external_repr(self, v: float) -> float:
+            return v
+
+        def to_internal_repr(self, v: float) -> float:
+            return v
+
+        def single(self) -> bool:
+            return False
+
+        def _contains(self, v: float) -> bool:
+            return True
+
+    with pytest.raises(TypeError, match="IntDistribution or FloatDistribution"):
+        gene_for(Odd(), 8)
+
+
+def test_demo_runs_and_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert demo_main(["--storage", url, "--generations", "3", "--population", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "best genome" in out
+    assert demo_main(["--storage", url, "--generations", "5", "--population", "6"]) == 0
+    study = optuna.load_study(study_name="hamming-demo", storage=url)
+    assert len(study.user_attrs) >= 5
