@@ -62,9 +62,18 @@ def make_optimizer(name: str) -> keras.optimizers.Optimizer:
 
 
 def build_head(
-    genome: HeadGenome, *, n_features: int, n_classes: int, seed: int | None = None
+    genome: HeadGenome,
+    *,
+    n_features: int,
+    n_classes: int,
+    seed: int | None = None,
+    jit_compile: bool | str = "auto",
 ) -> keras.Model:
-    """The compiled head for ``genome`` (sparse categorical cross-entropy)."""
+    """The compiled head for ``genome`` (sparse categorical cross-entropy).
+
+    ``jit_compile`` goes to ``model.compile``; see ``benchmarks/results/head_training.md``
+    for what it does to these small heads on each backend.
+    """
     if genome.activation not in ACTIVATIONS:
         raise HeadError(
             f"unknown activation {genome.activation!r}: use one of {', '.join(ACTIVATIONS)}"
@@ -82,5 +91,6 @@ def build_head(
     model.compile(
         optimizer=make_optimizer(genome.optimizer),
         loss="sparse_categorical_crossentropy",
+        jit_compile=jit_compile,
     )
     return model

@@ -42,8 +42,9 @@ def score(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> HeadScores:
 
 
 def predict_classes(model: keras.Model, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
-    # A direct call is several times faster than model.predict on small arrays.
-    probabilities = model(X, training=False)
+    # The compiled predict step without predict()'s loop: several times faster than
+    # model.predict on small arrays, and faster than an eager model(X) call on TensorFlow.
+    probabilities = model.predict_on_batch(X)
     return np.asarray(keras.ops.convert_to_numpy(keras.ops.argmax(probabilities, axis=-1)))
 
 
@@ -94,9 +95,16 @@ def train_head(
     batch_size: int = 32,
     seed: int = 0,
     trial: optuna.Trial | None = None,
+    jit_compile: bool | str = "auto",
 ) -> tuple[keras.Model, TrainingResult]:
     """Fit a head with early stopping on validation loss (best weights restored)."""
-    model = build_head(genome, n_features=X_train.shape[1], n_classes=n_classes, seed=seed)
+    model = build_head(
+        genome,
+        n_features=X_train.shape[1],
+        n_classes=n_classes,
+        seed=seed,
+        jit_compile=jit_compile,
+    )
     reporter = _EpochReporter(X_val, y_val, trial)
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True
@@ -151,6 +159,7 @@ class HeadObjective:
         patience: int = 5,
         batch_size: int = 32,
         seed: int = 0,
+        jit_compile: bool | str = "auto",
     ) -> None:
         if max_epochs < 1:
             raise ValueError(f"`max_epochs` must be >= 1, got {max_epochs}; the paper uses 200")
@@ -167,6 +176,7 @@ class HeadObjective:
         self.X_train, self.y_train = X[splits.train], y[splits.train]
         self.X_val, self.y_val = X[splits.validation], y[splits.validation]
         self.n_classes = len(features.class_names)
+        self.jit_compile = jit_compile
 
     def __call__(self, trial: optuna.Trial) -> float:
         genome = HeadGenome.from_params(suggest_paper_genome(trial))
@@ -183,6 +193,7 @@ class HeadObjective:
                 batch_size=self.batch_size,
                 seed=self.seed + trial.number,
                 trial=trial,
+                jit_compile=self.jit_compile,
             )
             del model
         finally:

@@ -15,6 +15,14 @@ from optuna_hamming.backbones.registry import (
     Backbone,
     BackboneError,
     build_backbone,
+    weights_identity,
 )
 
-__all__ = ["BACKBONES", "DEFAULT_BACKBONE", "Backbone", "BackboneError", "build_backbone"]
+__all__ = [
+    "BACKBONES",
+    "DEFAULT_BACKBONE",
+    "Backbone",
+    "BackboneError",
+    "build_backbone",
+    "weights_identity",
+]

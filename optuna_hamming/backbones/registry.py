@@ -171,6 +171,22 @@ def _torchvision_mobilenet_v2(
     return Backbone(DEFAULT_BACKBONE, model, digest, (size, size))
 
 
+def weights_identity(name: str, weights: str | Path | None) -> str:
+    """The weights' part of a feature-cache key, known without building the backbone."""
+    if weights is None:
+        return "none"
+    if weights == "imagenet":
+        if name == DEFAULT_BACKBONE:
+            from optuna_hamming.backbones.torchvision_mobilenet_v2 import default_weights_file
+
+            return file_sha256(default_weights_file())
+        return "imagenet"
+    path = Path(weights)
+    if not path.is_file():
+        raise BackboneError(f"weights file {path} does not exist")
+    return file_sha256(path)
+
+
 def build_backbone(
     name: str = DEFAULT_BACKBONE,
     *,
