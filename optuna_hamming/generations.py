@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import evolution
@@ -288,3 +289,38 @@ def build_archive(
         if known is None or (value > known[0] if maximize else value < known[0]):
             archive[key] = (value, trial.number)
     return archive
+
+
+def trial_numbered(trials: list[FrozenTrial], number: int) -> FrozenTrial:
+    """``trials`` come sorted by number without gaps, so the number is the index."""
+    if number < len(trials) and trials[number].number == number:
+        return trials[number]
+    for trial in trials:
+        if trial.number == number:
+            return trial
+    raise KeyError(f"trial {number} is not in the study")
+
+
+def read_archive(study: Study) -> dict[str, float]:
+    """Best fitness per ``ga.gene`` bit string over all finished trials."""
+    maximize = study.direction == StudyDirection.MAXIMIZE
+    best: dict[str, float] = {}
+    for trial in study.get_trials(deepcopy=False):
+        gene = trial.user_attrs.get(GENE_ATTR)
+        value = fitness_of(trial)
+        if gene is None or value is None:
+            continue
+        known = best.get(gene)
+        if known is None or (value > known if maximize else value < known):
+            best[gene] = value
+    return best
+
+
+def read_generations(study: Study) -> dict[int, dict[str, Any]]:
+    """The ``ga.generation.<g>`` summaries of a study, by generation number."""
+    found = {}
+    for key, value in study.user_attrs.items():
+        suffix = key[len(SUMMARY_PREFIX) :]
+        if key.startswith(SUMMARY_PREFIX) and suffix.isdigit():
+            found[int(suffix)] = value
+    return dict(sorted(found.items()))

@@ -19,7 +19,6 @@ for failed ones) are drawn from the same parents with streams of their own.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import evolution
 from optuna_hamming._storage_writes import set_trial_attrs
+from optuna_hamming._validation import _check_int, _check_number
 from optuna_hamming.generations import (
     CHILD_KEY,
     COMPACTED,
@@ -51,27 +51,13 @@ from optuna_hamming.generations import (
     extra_child,
     fitness_of,
     initial_plan,
+    read_archive,
+    read_generations,
+    trial_numbered,
 )
 from optuna_hamming.search_space import GenomeSpace, contains, gene_for
 
 _MAX_SEED = 2**62
-
-
-def _check_number(name: str, value: object, *, low: float, high: float, hint: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"`{name}` must be a number, got {type(value).__name__}. {hint}")
-    if not (low <= float(value) <= high) or math.isnan(float(value)):
-        raise ValueError(f"`{name}` must be in [{low}, {high}], got {value!r}. {hint}")
-    return float(value)
-
-
-def _check_int(name: str, value: object, *, low: int, high: int | None, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an int, got {type(value).__name__}. {hint}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"`{name}` must be {bound}, got {value!r}. {hint}")
-    return int(value)
 
 
 @dataclass
@@ -313,26 +299,12 @@ class HammingGASampler(BaseSampler):
     @staticmethod
     def archive(study: Study) -> dict[str, float]:
         """Best fitness per genome bit string over all finished trials (the paper's archive)."""
-        maximize = study.direction == StudyDirection.MAXIMIZE
-        best: dict[str, float] = {}
-        for trial in study.get_trials(deepcopy=False):
-            gene = trial.user_attrs.get(GENE_ATTR)
-            value = fitness_of(trial)
-            if gene is None or value is None:
-                continue
-            known = best.get(gene)
-            if known is None or (value > known if maximize else value < known):
-                best[gene] = value
-        return best
+        return read_archive(study)
 
     @staticmethod
     def generations(study: Study) -> dict[int, dict[str, Any]]:
         """The summary of every closed generation, by generation number."""
-        found = {}
-        for key, value in study.user_attrs.items():
-            if key.startswith(SUMMARY_PREFIX) and key[len(SUMMARY_PREFIX) :].isdigit():
-                found[int(key[len(SUMMARY_PREFIX) :])] = value
-        return dict(sorted(found.items()))
+        return read_generations(study)
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -430,7 +402,7 @@ class HammingGASampler(BaseSampler):
             closure = close_generation(
                 plan,
                 children,
-                lambda number: _trial_numbered(trials, number),
+                lambda number: trial_numbered(trials, number),
                 lambda: trials,
                 settings=self._settings,
                 maximize=study.direction == StudyDirection.MAXIMIZE,
@@ -460,17 +432,7 @@ class HammingGASampler(BaseSampler):
         return extra_child(
             plan,
             index,
-            lambda number: _trial_numbered(trials, number),
+            lambda number: trial_numbered(trials, number),
             settings=self._settings,
             seed=seed,
         )
-
-
-def _trial_numbered(trials: list[FrozenTrial], number: int) -> FrozenTrial:
-    """``trials`` come sorted by number without gaps, so the number is the index."""
-    if number < len(trials) and trials[number].number == number:
-        return trials[number]
-    for trial in trials:
-        if trial.number == number:
-            return trial
-    raise KeyError(f"trial {number} is not in the study")
