@@ -25,8 +25,8 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 # torch.compile (jit_compile=True on the torch backend) spent over four minutes compiling a
 # single 2-epoch head in a trial run here, so the torch backend is measured without it.
-# JAX without jit runs op by op: on the lent H100 a 10-epoch head took 54 s eagerly against
-# about 4 s compiled, so only the compiled variant is a real choice there.
+# JAX without jit runs op by op: on the lent H100 a bare 10-epoch fit took 32 s eagerly (the
+# torch backend: 3.5 s), so only the compiled variant is a real choice there.
 JIT_CHOICES = {"tensorflow": (False, True), "jax": (True,), "torch": (False,)}
 GENOMES = [  # a spread of the paper's space, fixed so every backend trains the same heads
     (32, 1, "relu", "adam"),

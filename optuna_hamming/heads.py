@@ -71,8 +71,9 @@ def build_head(
 ) -> keras.Model:
     """The compiled head for ``genome`` (sparse categorical cross-entropy).
 
-    ``jit_compile`` goes to ``model.compile``; see ``benchmarks/results/head_training.md``
-    for what it does to these small heads on each backend.
+    ``jit_compile="auto"`` compiles on JAX only: XLA made TensorFlow heads 2.2x slower and
+    torch.compile took minutes per head, while JAX without jit runs op by op
+    (``benchmarks/results/head_training.md``). ``True``/``False`` force it.
     """
     if genome.activation not in ACTIVATIONS:
         raise HeadError(
@@ -91,6 +92,6 @@ def build_head(
     model.compile(
         optimizer=make_optimizer(genome.optimizer),
         loss="sparse_categorical_crossentropy",
-        jit_compile=jit_compile,
+        jit_compile=(keras.backend.backend() == "jax") if jit_compile == "auto" else jit_compile,
     )
     return model
