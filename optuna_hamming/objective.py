@@ -42,9 +42,13 @@ def score(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> HeadScores:
 
 
 def predict_classes(model: keras.Model, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
-    # The compiled predict step without predict()'s loop: several times faster than
-    # model.predict on small arrays, and faster than an eager model(X) call on TensorFlow.
-    probabilities = model.predict_on_batch(X)
+    # predict() loops and is several times slower on arrays this small. JAX and torch run
+    # the compiled predict step; TensorFlow would trace a new tf.function for every head
+    # (and warn about retracing each time), so it calls the model eagerly.
+    if keras.backend.backend() == "tensorflow":
+        probabilities = model(X, training=False)
+    else:
+        probabilities = model.predict_on_batch(X)
     return np.asarray(keras.ops.convert_to_numpy(keras.ops.argmax(probabilities, axis=-1)))
 
 
