@@ -40,15 +40,14 @@ GENOMES = [  # a spread of the paper's space, fixed so every backend trains the 
 
 def default_features(cache_dir: Path | None) -> tuple[object, dict[str, float]]:
     """Imbalanced animal-mnist through the offline MobileNetV2: extracted once, then cached."""
-    from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone
-    from optuna_hamming.backbones.registry import default_cache_dir, file_sha256
-    from optuna_hamming.backbones.torchvision_mobilenet_v2 import default_weights_file
+    from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
+    from optuna_hamming.backbones.registry import default_cache_dir
     from optuna_hamming.data import load_animal_mnist, make_imbalanced
     from optuna_hamming.features import extract_features
 
     images = make_imbalanced(load_animal_mnist(), seed=0)
     cache = cache_dir or default_cache_dir() / "features"
-    weights_id = file_sha256(default_weights_file())
+    weights_id = weights_identity(DEFAULT_BACKBONE, "imagenet")
     timings = {}
     for attempt in ("first", "cached"):
         features, report = extract_features(

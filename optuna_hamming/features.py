@@ -17,11 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from optuna_hamming.data.datasets import FeatureSet, LabeledImages
+
+if TYPE_CHECKING:  # the backbones import Keras; this module imports it only when extracting
+    from optuna_hamming.backbones import Backbone
 
 _log = logging.getLogger(__name__)
 CACHE_VERSION = 1
@@ -59,7 +63,7 @@ def resize_images(batch: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.ND
 
 def extract_features(
     images: LabeledImages,
-    backbone_factory: Callable[[], object],
+    backbone_factory: Callable[[], Backbone],
     *,
     backbone_name: str,
     weights_id: str,
@@ -84,8 +88,7 @@ def extract_features(
         report = ExtractionReport(True, time.perf_counter() - start, len(y), entry)
         return FeatureSet(X, y, images.class_names, images.name), report
     backbone = backbone_factory()
-    model = backbone.model  # type: ignore[attr-defined]
-    size = backbone.image_size  # type: ignore[attr-defined]
+    model, size = backbone.model, backbone.image_size
     import keras
 
     parts = []

@@ -56,11 +56,9 @@ class LabeledImages:
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.shape[-1] != 3:
             raise DatasetError(f"images must have shape (n, h, w, 3), got {self.images.shape}")
-        if len(self.images) != len(self.labels):
-            raise DatasetError(
-                f"{len(self.images)} images but {len(self.labels)} labels: give one label per image"
-            )
-        _check_classes(self.labels, self.class_names, self.name)
+        _check_labels(
+            len(self.images), "images", "labels", self.labels, self.class_names, self.name
+        )
 
     def digest(self) -> str:
         """SHA-256 of the pixels and labels: the images' part of a feature-cache key."""
@@ -91,19 +89,28 @@ class FeatureSet:
     def __post_init__(self) -> None:
         if self.X.ndim != 2:
             raise DatasetError(f"features must be a 2-D array (n, d), got shape {self.X.shape}")
-        if len(self.X) != len(self.y):
-            raise DatasetError(
-                f"X has {len(self.X)} rows but y has {len(self.y)} labels: they must match"
-            )
+        _check_labels(len(self.X), "X", "y", self.y, self.class_names, self.name)
         if not np.isfinite(self.X).all():
             bad = int((~np.isfinite(self.X)).any(axis=1).sum())
             raise DatasetError(
                 f"{bad} feature rows contain NaN or infinite values: drop or impute them first"
             )
-        _check_classes(self.y, self.class_names, self.name)
 
 
-def _check_classes(labels: npt.NDArray[np.int64], class_names: tuple[str, ...], name: str) -> None:
+def _check_labels(
+    n_rows: int,
+    rows: str,
+    labels_name: str,
+    labels: npt.NDArray[np.int64],
+    class_names: tuple[str, ...],
+    name: str,
+) -> None:
+    """One label per row, labels within the class names, 2+ classes of 2+ examples each."""
+    if n_rows != len(labels):
+        raise DatasetError(
+            f"{rows} has {n_rows} rows but {labels_name} has {len(labels)} labels: "
+            "give one label per row"
+        )
     if len(labels) == 0:
         raise DatasetError(f"dataset {name!r} is empty: it needs images of at least 2 classes")
     if labels.min() < 0 or labels.max() >= len(class_names):
