@@ -84,10 +84,10 @@ class GridGene:
     def value_at(self, index: int) -> float | int:
         if not 0 <= index < self.n_choices:
             raise IndexError(f"index {index} outside 0..{self.n_choices - 1}")
-        if self.n_choices == 1:
-            value = self.low
+        if index == 0:
+            value = self.low  # exact end points, no exp(log(x)) rounding drift
         elif index == self.n_choices - 1:
-            value = self.high  # exact end point, no rounding drift
+            value = self.high
         elif self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             value = math.exp(lo + (hi - lo) * index / (self.n_choices - 1))
@@ -107,7 +107,12 @@ class GridGene:
             return ABSENT
         if self.n_choices == 1:
             return 0
-        x = min(max(x, self.low), self.high)
+        # The end points first: in a range a few ulps wide the log or linear position
+        # below can collapse to 0 for both of them.
+        if x <= self.low:
+            return 0
+        if x >= self.high:
+            return self.n_choices - 1
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             position = (math.log(x) - lo) / (hi - lo) if hi > lo else 0.0
@@ -115,6 +120,34 @@ class GridGene:
             span = self.high - self.low
             position = (x - self.low) / span if span > 0 else 0.0
         return min(max(round(position * (self.n_choices - 1)), 0), self.n_choices - 1)
+
+
+# Neighbouring grid points closer than this (relative to their size, or in ulps, which is
+# what matters for subnormals) risk rounding onto each other.
+_MIN_RELATIVE_SPACING = 1e-9
+_MIN_ULPS = 64
+
+
+def resolvable_points(low: float, high: float, max_points: int, *, log: bool = False) -> int:
+    """The largest power-of-two fraction of ``max_points`` whose grid on [low, high] is exact.
+
+    Halves ``max_points`` (down to 2) until neighbouring points are far enough apart in
+    floating point that every point decodes and encodes back to its own index.
+    """
+    points = max_points
+    while points > 2 and not _grid_is_resolvable(low, high, points, log=log):
+        points //= 2
+    return points
+
+
+def _grid_is_resolvable(low: float, high: float, points: int, *, log: bool) -> bool:
+    if log:
+        step = (math.log(high) - math.log(low)) / (points - 1)
+        smallest_gap = low * math.expm1(step)  # log grids are densest at the low end
+        return step >= _MIN_RELATIVE_SPACING and smallest_gap >= _MIN_ULPS * math.ulp(low)
+    scale = max(abs(low), abs(high))
+    gap = (high - low) / (points - 1)
+    return gap >= _MIN_RELATIVE_SPACING * scale and gap >= _MIN_ULPS * math.ulp(scale)
 
 
 Gene = CategoricalGene | GridGene

@@ -31,7 +31,15 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial
 
-from optuna_hamming.genome import ABSENT, CategoricalGene, Gene, GenomeLayout, GridGene, IntArray
+from optuna_hamming.genome import (
+    ABSENT,
+    CategoricalGene,
+    Gene,
+    GenomeLayout,
+    GridGene,
+    IntArray,
+    resolvable_points,
+)
 
 
 def gene_for(distribution: BaseDistribution, float_bits: int) -> Gene:
@@ -50,7 +58,12 @@ def gene_for(distribution: BaseDistribution, float_bits: int) -> Gene:
         if distribution.step is not None:
             n = round((distribution.high - distribution.low) / distribution.step) + 1
             return GridGene(low=distribution.low, high=distribution.high, n_choices=n)
-        points = 1 if distribution.low == distribution.high else 2**float_bits
+        if distribution.low == distribution.high:
+            return GridGene(low=distribution.low, high=distribution.high, n_choices=1)
+        # A range only a few ulps wide cannot hold 2**k distinct doubles: the grid coarsens.
+        points = resolvable_points(
+            distribution.low, distribution.high, 2**float_bits, log=distribution.log
+        )
         return GridGene(
             low=distribution.low, high=distribution.high, n_choices=points, log=distribution.log
         )

@@ -61,6 +61,25 @@ def test_every_decoded_value_is_valid_and_encodes_back(
     assert gene.index_of(value) == index
 
 
+@pytest.mark.parametrize(
+    "distribution",
+    [
+        FloatDistribution(1e-06, 1.0000000000000002e-06, log=True),  # found by hypothesis in CI
+        FloatDistribution(1e3, 1e3 + 1e-10),
+        FloatDistribution(1.0, 1.0 + 1e-7),  # coarsened to 64 points, not to 2
+        FloatDistribution(0.0, 5e-324),  # subnormals: only two doubles in the range
+    ],
+)
+def test_ranges_a_few_ulps_wide_get_a_coarser_grid_that_round_trips(
+    distribution: FloatDistribution,
+) -> None:
+    gene = gene_for(distribution, float_bits=10)
+    assert 2 <= gene.n_choices < 2**10
+    values = [gene.value_at(i) for i in range(gene.n_choices)]
+    assert values == sorted(set(values))
+    assert [gene.index_of(v) for v in values] == list(range(gene.n_choices))
+
+
 def test_genes_follow_suggestion_order_and_latest_distribution() -> None:
     first = create_trial(
         params={"z": 1, "a": "x"},
