@@ -263,18 +263,25 @@ def train_final_model(
     )
 
 
-def export_image_classifier(
-    backbone_model: keras.Model, head: keras.Model, image_size: tuple[int, int], path: str | Path
-) -> Path:
-    """Save one ``.keras`` file that classifies raw RGB images (0-255) of any size:
-    resizing, the backbone with its preprocessing, and the head."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"save the final model as a .keras file, got {path.name}")
+def image_classifier(
+    backbone_model: keras.Model, head: keras.Model, image_size: tuple[int, int]
+) -> keras.Model:
+    """One model from raw RGB images (0-255) of any size to class probabilities: resizing,
+    the backbone with its preprocessing, and the head."""
     inputs = keras.Input((None, None, 3), name="image")
     x = keras.layers.Resizing(*image_size, name="resize")(inputs)
     probabilities = head(backbone_model(x))
-    classifier = keras.Model(inputs, probabilities, name="image_classifier")
+    return keras.Model(inputs, probabilities, name="image_classifier")
+
+
+def export_image_classifier(
+    backbone_model: keras.Model, head: keras.Model, image_size: tuple[int, int], path: str | Path
+) -> Path:
+    """Save :func:`image_classifier` as one ``.keras`` file."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"save the final model as a .keras file, got {path.name}")
+    classifier = image_classifier(backbone_model, head, image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     classifier.save(path)
     return path

@@ -287,12 +287,26 @@ class HammingGASampler(BaseSampler):
             return
         if ticket.planned_gene is not None and trial.params == ticket.values:
             return  # the objective took the planned child as it was: its gene is written
+        gene = self._gene_for(ticket, trial)
+        if gene != ticket.planned_gene:
+            study._storage.set_trial_user_attr(trial._trial_id, GENE_ATTR, gene)
+
+    def gene_of(self, trial: FrozenTrial) -> str | None:
+        """The ``ga.gene`` bit string of a running trial's parameters so far: what
+        ``after_trial`` will store if the objective suggests nothing more. None for trials
+        this sampler object did not start."""
+        ticket = self._tickets.get(trial._trial_id)
+        if ticket is None:
+            return None
+        if ticket.planned_gene is not None and trial.params == ticket.values:
+            return ticket.planned_gene
+        return self._gene_for(ticket, trial)
+
+    def _gene_for(self, ticket: _Ticket, trial: FrozenTrial) -> str:
         space = ticket.space
         if space is None or not set(trial.params) <= set(space.names):
             space = GenomeSpace.from_trials([trial], self._settings.float_bits)
-        gene = space.bitstring(space.encode(trial.params))
-        if gene != ticket.planned_gene:
-            study._storage.set_trial_user_attr(trial._trial_id, GENE_ATTR, gene)
+        return space.bitstring(space.encode(trial.params))
 
     # -- reading the GA state ------------------------------------------------------------
 
@@ -305,6 +319,16 @@ class HammingGASampler(BaseSampler):
     def generations(study: Study) -> dict[int, dict[str, Any]]:
         """The summary of every closed generation, by generation number."""
         return read_generations(study)
+
+    def close_finished_generations(self, study: Study) -> int:
+        """Close every generation whose members have all finished and return how many
+        generations are closed. A generation otherwise closes when the next trial starts;
+        call this after ``optimize`` to stop exactly at a generation boundary."""
+        with self._lock:
+            cache = self._cache_for(study)
+            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+            self._advance(study, cache, trials, own_number=-1)
+        return len(read_generations(study))
 
     # -- bookkeeping ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from optuna_hamming.backbones.registry import (
     Backbone,
     BackboneError,
     build_backbone,
+    default_image_size,
     weights_identity,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "Backbone",
     "BackboneError",
     "build_backbone",
+    "default_image_size",
     "weights_identity",
 ]

@@ -171,6 +171,15 @@ def _torchvision_mobilenet_v2(
     return Backbone(DEFAULT_BACKBONE, model, digest, (size, size))
 
 
+def default_image_size(name: str) -> int:
+    """The square input size backbone ``name`` was trained at."""
+    if name == DEFAULT_BACKBONE:
+        return 224
+    if name not in _APPLICATIONS:
+        raise BackboneError(f"unknown backbone {name!r}: use one of {', '.join(BACKBONES)}")
+    return _APPLICATIONS[name][1]
+
+
 def weights_identity(name: str, weights: str | Path | None) -> str:
     """The weights' part of a feature-cache key, known without building the backbone."""
     if weights is None:

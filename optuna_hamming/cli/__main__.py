@@ -1,0 +1,3 @@
+from optuna_hamming.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""``optuna-hamming show`` and ``report``: reading a study back."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import optuna
+
+from optuna_hamming import HammingGASampler
+from optuna_hamming.cli.common import open_storage, study_name_in
+from optuna_hamming.cli.errors import UserError
+
+
+def load_existing_study(args: argparse.Namespace) -> optuna.Study:
+    storage = open_storage(args.storage)
+    name = study_name_in(storage, args.study_name, args.storage)
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def print_generation_table(study: optuna.Study) -> None:
+    generations = HammingGASampler.generations(study)
+    if not generations:
+        print("no generation has closed yet")
+        return
+    print(
+        f"{'gen':>3} {'members':>7} {'best':>6} {'mean retained':>13} {'H min':>5} "
+        f"{'H max':>5} {'signif.':>7} {'admitted':>8} {'forced':>6}"
+    )
+    for g, s in generations.items():
+        print(
+            f"{g:>3} {len(s['members']):>7} {s['best']:>6.3f} {s['mean_retained']:>13.3f} "
+            f"{s['hamming_min']:>5} {s['hamming_max']:>5} {s['significant']:>7.1f} "
+            f"{len(s['selected']):>8} {s['forced_mutations']:>6}"
+        )
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from optuna_hamming.cli.search import CONFIG_ATTR, FINAL_ATTR
+
+    study = load_existing_study(args)
+    trials = study.get_trials(deepcopy=False)
+    states: dict[str, int] = {}
+    for trial in trials:
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
+    print(f"study {study.study_name!r} in {args.storage}: {len(trials)} trials ({counts})")
+    config = study.user_attrs.get(CONFIG_ATTR)
+    if config:
+        print("options: " + ", ".join(f"{k}={v}" for k, v in config.items()))
+    print_generation_table(study)
+    archive = HammingGASampler.archive(study)
+    if archive:
+        by_gene: dict[str, optuna.trial.FrozenTrial] = {}
+        for trial in trials:
+            gene = trial.user_attrs.get("ga.gene")
+            if gene in archive and trial.value == archive[gene] and gene not in by_gene:
+                by_gene[gene] = trial
+        ranked = sorted(by_gene.items(), key=lambda item: -archive[item[0]])[: args.top]
+        print(f"best {len(ranked)} of {len(archive)} distinct genomes:")
+        for gene, trial in ranked:
+            print(
+                f"  {archive[gene]:.4f}  {gene}  {trial.params}  (trial {trial.number}, "
+                f"generation {trial.user_attrs.get('ga.generation')})"
+            )
+    final = study.user_attrs.get(FINAL_ATTR)
+    if final:
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in final["test"].items())
+        print(f"final model: {final['model_uri']} (test {scores})")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from optuna_hamming.tracking import StudyTracker, TrackingError
+    from optuna_hamming.tracking.plots import save_figures, study_figures
+
+    study = load_existing_study(args)
+    directory = Path(args.out) / study.study_name
+    try:
+        paths = save_figures(study_figures(study), directory)
+    except OSError as error:
+        raise UserError(f"cannot write to {directory} ({error}); pass a writable --out") from None
+    for path in paths:
+        print(path)
+    if not args.no_mlflow:
+        tracker = StudyTracker(tracking_uri=args.tracking_uri)
+        try:
+            parent = tracker.start(study)
+            tracker.client.log_artifacts(parent, str(directory), "plots")
+            tracker.finish()
+        except TrackingError as error:
+            raise UserError(f"{error} (or pass --no-mlflow)") from None
+        print(f"logged to MLflow run {parent} under plots/")
+    return 0

@@ -1,0 +1,170 @@
+"""The argument parser. Commands import their layers lazily, so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
+DEFAULT_REPORTS = "mlruns/reports"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from optuna_hamming.cli.search import run_search
+
+    return run_search(args)
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    from optuna_hamming.cli.inspect import run_show
+
+    return run_show(args)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from optuna_hamming.cli.inspect import run_report
+
+    return run_report(args)
+
+
+def _run_dashboard(args: argparse.Namespace) -> int:
+    from optuna_hamming.cli.servers import run_dashboard
+
+    return run_dashboard(args)
+
+
+def _run_ui(args: argparse.Namespace) -> int:
+    from optuna_hamming.cli.servers import run_ui
+
+    return run_ui(args)
+
+
+def _study_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        help=f"Optuna storage URL (default {DEFAULT_STORAGE}); any RDB URL, or "
+        "journal:PATH for a journal file",
+    )
+    parser.add_argument(
+        "--study-name",
+        help="the study; default: the only study in the storage (search: <data>-<backbone>)",
+    )
+
+
+def _tracking_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optuna-hamming",
+        description="Classification heads on pre-trained CNN features, tuned by the "
+        "Hamming-distance genetic algorithm, tracked in MLflow.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    search = commands.add_parser(
+        "search",
+        help="run the whole framework: features, the GA study, the final model",
+        description="Extract (or read cached) CNN features, run the GA study over the "
+        "paper's four genes, train the final model on the best genome and score it on the "
+        "test split; log every trial, the generations, the plots and the model to MLflow. "
+        "Running the same command again continues the study.",
+    )
+    search.add_argument(
+        "--data",
+        default="animal-mnist",
+        help="animal-mnist (default, embedded), lfw, digits, a folder with one sub-folder "
+        "per class, or an .npz of features (X, y)",
+    )
+    search.add_argument(
+        "--imbalance",
+        choices=("paper", "none"),
+        default="paper",
+        help="paper: subsample the classes to the paper's Table II proportions (default); "
+        "none: use every image",
+    )
+    search.add_argument("--backbone", default=None, help="default: torchvision-mobilenet-v2")
+    search.add_argument(
+        "--weights",
+        default="imagenet",
+        help="imagenet (default), none, or a local weights file",
+    )
+    search.add_argument(
+        "--image-size", type=_positive, default=None, help="backbone input size (default: its own)"
+    )
+    search.add_argument("--population", type=_positive, default=30)
+    search.add_argument("--generations", type=_positive, default=20)
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--n-jobs", type=_positive, default=1, help="trials run in threads")
+    _study_options(search)
+    _tracking_option(search)
+    search.add_argument("--max-epochs", type=_positive, default=200)
+    search.add_argument("--patience", type=_non_negative, default=5)
+    search.add_argument("--batch-size", type=_positive, default=32)
+    search.add_argument(
+        "--cache-dir", default=None, help="feature cache (default ~/.cache/optuna-hamming)"
+    )
+    search.add_argument(
+        "--register-model", metavar="NAME", help="also register the final model under NAME"
+    )
+    search.add_argument("--reports-dir", default=DEFAULT_REPORTS, help="where plots are written")
+    search.set_defaults(run=_run_search)
+
+    show = commands.add_parser(
+        "show", help="print a study's generations and best genomes", description=""
+    )
+    _study_options(show)
+    show.add_argument("--top", type=_positive, default=5, help="best genomes to list")
+    show.set_defaults(run=_run_show)
+
+    report = commands.add_parser(
+        "report",
+        help="write the paper's figures and Optuna's plots of a study",
+        description="Figures 2/3 (fitness of the retained per generation), Figures 4-8 (3D "
+        "scatter of the first, a middle and the last generation), optimisation history and "
+        "parameter importances, as PNG files; also logged to the study's MLflow run.",
+    )
+    _study_options(report)
+    _tracking_option(report)
+    report.add_argument("--out", default=DEFAULT_REPORTS, help="directory for the PNG files")
+    report.add_argument(
+        "--no-mlflow", action="store_true", help="only write the files, do not log them"
+    )
+    report.set_defaults(run=_run_report)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="serve optuna-dashboard for the storage on 127.0.0.1"
+    )
+    _study_options(dashboard)
+    dashboard.add_argument("--port", type=_positive, default=8080)
+    dashboard.set_defaults(run=_run_dashboard)
+
+    ui = commands.add_parser("ui", help="serve the MLflow UI for the tracking URI on 127.0.0.1")
+    _tracking_option(ui)
+    ui.add_argument("--port", type=_positive, default=5000)
+    ui.set_defaults(run=_run_ui)
+    return parser

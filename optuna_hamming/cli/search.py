@@ -1,0 +1,352 @@
+"""``optuna-hamming search``: the whole framework, from images to a logged final model."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from optuna_hamming import HammingGASampler
+from optuna_hamming.cli.common import check_tracking_server, open_storage
+from optuna_hamming.cli.errors import Interrupted, UserError
+from optuna_hamming.cli.final import FinalOutcome, build_and_log_final_model
+from optuna_hamming.cli.inspect import print_generation_table
+from optuna_hamming.data import (
+    DatasetError,
+    FeatureSet,
+    LabeledImages,
+    load_dataset,
+    load_features_npz,
+    stratified_splits,
+)
+from optuna_hamming.paper import ACTIVATIONS, LAYERS, NEURONS, OPTIMIZERS
+
+CONFIG_ATTR = "optuna_hamming.config"
+FINAL_ATTR = "optuna_hamming.final_model"
+# Options a study keeps for life: continuing it with other values would mix incomparable trials.
+FIXED_OPTIONS = (
+    "data",
+    "imbalance",
+    "backbone",
+    "weights",
+    "image_size",
+    "population",
+    "seed",
+    "max_epochs",
+    "patience",
+    "batch_size",
+)
+PAPER_SPACE = {
+    "neurons": CategoricalDistribution(NEURONS),
+    "layers": CategoricalDistribution(LAYERS),
+    "activation": CategoricalDistribution(ACTIVATIONS),
+    "optimizer": CategoricalDistribution(OPTIMIZERS),
+}
+
+
+@dataclasses.dataclass
+class Inputs:
+    """What the search trains on: images (features extracted here) or a features file."""
+
+    label: str
+    images: LabeledImages | None
+    features: FeatureSet | None
+
+
+def _load_inputs(args: argparse.Namespace) -> Inputs:
+    try:
+        if args.data.endswith(".npz"):
+            return Inputs(Path(args.data).stem, None, load_features_npz(args.data))
+        images = load_dataset(args.data, imbalanced=args.imbalance == "paper", seed=args.seed)
+    except DatasetError as error:
+        raise UserError(str(error)) from None
+    label = args.data if not Path(args.data).is_dir() else Path(args.data).resolve().name
+    return Inputs(label, images, None)
+
+
+def _config(args: argparse.Namespace, backbone: str, image_size: int) -> dict[str, Any]:
+    data = args.data if not Path(args.data).exists() else str(Path(args.data).resolve())
+    return {
+        "data": data,
+        "imbalance": args.imbalance,
+        "backbone": backbone,
+        "weights": str(args.weights),
+        "image_size": image_size,
+        "population": args.population,
+        "seed": args.seed,
+        "max_epochs": args.max_epochs,
+        "patience": args.patience,
+        "batch_size": args.batch_size,
+    }
+
+
+def _check_continuation(study: optuna.Study, config: dict[str, Any]) -> None:
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise UserError(
+            f"study {study.study_name!r} exists and minimises; heads are scored by macro F1, "
+            "which is maximised: pass another --study-name"
+        )
+    stored = study.user_attrs.get(CONFIG_ATTR)
+    if stored is None:
+        foreign = [
+            t.number
+            for t in study.get_trials(deepcopy=False)
+            if any(PAPER_SPACE.get(name) != d for name, d in t.distributions.items())
+        ]
+        if foreign:
+            raise UserError(
+                f"study {study.study_name!r} exists with another search space (trial "
+                f"{foreign[0]} has parameters {sorted(study.trials[foreign[0]].params)}); pass "
+                "another --study-name"
+            )
+        study.set_user_attr(CONFIG_ATTR, config)
+        return
+    changed = [k for k in FIXED_OPTIONS if stored.get(k) != config.get(k)]
+    if changed:
+        what = ", ".join(f"{k}={stored.get(k)!r} (now {config.get(k)!r})" for k in changed)
+        raise UserError(
+            f"study {study.study_name!r} was started with {what}; rerun with its original "
+            "options to continue it, or pass another --study-name"
+        )
+
+
+class _Progress:
+    """One line per finished trial, and the stop at the target generation."""
+
+    def __init__(self, sampler: HammingGASampler, tracker: Any, target: int) -> None:
+        self.sampler, self.tracker, self.target = sampler, tracker, target
+        self.lock = threading.Lock()
+        self.started = time.perf_counter()
+        self.closed = 0
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        with self.lock:
+            self.closed = self.sampler.close_finished_generations(study)
+            self.tracker.log_generations(study)
+            try:
+                best = f"{study.best_value:.3f}"
+            except ValueError:
+                best = "-"
+            value = f"{trial.value:.3f}" if trial.value is not None else trial.state.name
+            params = trial.params
+            genome = (
+                f"{params.get('neurons')}x{params.get('layers')} {params.get('activation')} "
+                f"{params.get('optimizer')}"
+            )
+            print(
+                f"trial {trial.number:>4}  gen {trial.user_attrs.get('ga.generation', '?'):>2}  "
+                f"{trial.user_attrs.get('ga.origin', ''):<15} {genome:<28} macro F1 {value:>6}  "
+                f"best {best}  [{self.closed}/{self.target} generations, "
+                f"{time.perf_counter() - self.started:.0f} s]",
+                flush=True,
+            )
+            if self.closed >= self.target:
+                study.stop()
+
+
+def run_search(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    # Imported here: TensorFlow and MLflow take seconds, `--help` should not.
+    from optuna_hamming.backbones import BACKBONES, DEFAULT_BACKBONE, default_image_size
+    from optuna_hamming.objective import HeadObjective
+    from optuna_hamming.tracking import StudyTracker, TrackingError, resolve_tracking_uri
+
+    backbone = args.backbone or DEFAULT_BACKBONE
+    if backbone not in BACKBONES:
+        raise UserError(f"unknown backbone {backbone!r}: use one of {', '.join(BACKBONES)}")
+    if args.weights not in ("imagenet", "none") and not Path(args.weights).is_file():
+        raise UserError(
+            f"weights file {args.weights} does not exist: pass imagenet, none or a file"
+        )
+    image_size = args.image_size or default_image_size(backbone)
+    tracking_uri = resolve_tracking_uri(args.tracking_uri)
+    check_tracking_server(tracking_uri)
+    inputs = _load_inputs(args)
+    storage = open_storage(args.storage)
+    study_name = args.study_name or f"{inputs.label}-{backbone}"
+    config = _config(args, backbone, image_size)
+    sampler = HammingGASampler(population_size=args.population, seed=args.seed)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction="maximize",
+        sampler=sampler,
+        # The paper trains every head to early stopping; Optuna's default MedianPruner
+        # would cut heads short on the first epochs' F1.
+        pruner=optuna.pruners.NopPruner(),
+        load_if_exists=True,
+    )
+    _check_continuation(study, config)
+    settings = {f"sampler.{k}": v for k, v in dataclasses.asdict(sampler.settings).items()}
+    tracker = StudyTracker(
+        tracking_uri=tracking_uri,
+        run_params={**config, **settings, "storage": args.storage, "study_name": study_name},
+    )
+    try:
+        tracker.start(study)
+    except TrackingError as error:
+        raise UserError(str(error)) from None
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    print(
+        f"study {study_name!r} in {args.storage} ({'continuing, ' if done else ''}{done} "
+        f"finished trials); MLflow run {tracker.parent_run_id} at {tracking_uri}",
+        flush=True,
+    )
+    try:
+        features = _features(args, inputs, backbone, image_size)
+        splits = stratified_splits(features.y, seed=args.seed)
+        objective = HeadObjective(
+            features,
+            splits,
+            max_epochs=args.max_epochs,
+            patience=args.patience,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        )
+        _optimize(study, sampler, tracker, tracker.track(objective), args)
+        print_generation_table(study)
+        final = build_and_log_final_model(
+            study, tracker, features, splits, inputs.images, args, backbone, image_size
+        )
+        study.set_user_attr(FINAL_ATTR, final.summary())
+        plots = _plots(study, tracker, Path(args.reports_dir) / study_name)
+        tracker.finish("FINISHED")
+    except KeyboardInterrupt:
+        tracker.finish("KILLED")
+        kept = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        raise Interrupted(
+            f"{kept} finished trials are kept in {args.storage} (study {study_name!r}) and "
+            "in MLflow; run the same command again to continue."
+        ) from None
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+    _print_summary(study, final, plots, args, tracking_uri, time.perf_counter() - started)
+    return 0
+
+
+def _features(
+    args: argparse.Namespace, inputs: Inputs, backbone: str, image_size: int
+) -> FeatureSet:
+    if inputs.features is not None:
+        print(f"features {inputs.features.X.shape} from {args.data}", flush=True)
+        return inputs.features
+    from optuna_hamming.backbones import BackboneError, build_backbone, weights_identity
+    from optuna_hamming.backbones.registry import default_cache_dir
+    from optuna_hamming.features import extract_features
+
+    assert inputs.images is not None
+    images = inputs.images
+    weights = None if args.weights == "none" else args.weights
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    sizes = np.bincount(images.labels).tolist()
+    print(f"{images.name}: {len(images.labels)} images, class sizes {sizes}", flush=True)
+    try:
+        features, report = extract_features(
+            images,
+            lambda: build_backbone(
+                backbone, weights=weights, image_size=image_size, cache_dir=cache
+            ),
+            backbone_name=backbone,
+            weights_id=weights_identity(backbone, weights),
+            image_size=image_size,
+            cache_dir=cache / "features",
+            progress=sys.stdout.isatty(),
+        )
+    except BackboneError as error:
+        raise UserError(str(error)) from None
+    except OSError as error:
+        raise UserError(
+            f"cannot write the feature cache under {cache} ({error}); pass a writable --cache-dir"
+        ) from None
+    how = "read from the cache" if report.cached else "extracted"
+    print(
+        f"features {features.X.shape} from {backbone} {how} in {report.seconds:.1f} s "
+        f"({report.images_per_second:.0f} images/s)",
+        flush=True,
+    )
+    return features
+
+
+def _optimize(
+    study: optuna.Study,
+    sampler: HammingGASampler,
+    tracker: Any,
+    objective: Any,
+    args: argparse.Namespace,
+) -> None:
+    target = args.generations
+    closed = sampler.close_finished_generations(study)
+    tracker.log_generations(study)
+    if closed >= target:
+        print(f"the study already has {closed} closed generations (asked for {target})")
+        return
+    print(
+        f"searching: population {args.population}, {target} generations, {args.n_jobs} job(s)",
+        flush=True,
+    )
+    # Every trial failing would never close a generation: bound the trials.
+    budget = args.population * (target + 1) * 3
+    study.optimize(
+        objective,
+        n_trials=budget,
+        n_jobs=args.n_jobs,
+        callbacks=[_Progress(sampler, tracker, target)],
+        catch=(Exception,),
+        gc_after_trial=False,
+    )
+    if sampler.close_finished_generations(study) < target:
+        failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        raise UserError(
+            f"{len(failed)} trials failed and the study did not reach {target} generations; "
+            "the MLflow runs of the failed trials hold their errors (tag 'error')"
+        )
+
+
+def _plots(study: optuna.Study, tracker: Any, directory: Path) -> list[Path]:
+    from optuna_hamming.tracking.plots import save_figures, study_figures
+
+    try:
+        paths = save_figures(study_figures(study), directory)
+    except OSError as error:
+        raise UserError(
+            f"cannot write plots to {directory} ({error}); pass a writable --reports-dir"
+        ) from None
+    tracker.client.log_artifacts(tracker.parent_run_id, str(directory), "plots")
+    return paths
+
+
+def _print_summary(
+    study: optuna.Study,
+    final: FinalOutcome,
+    plots: list[Path],
+    args: argparse.Namespace,
+    tracking_uri: str,
+    seconds: float,
+) -> None:
+    best = study.best_trial
+    print(
+        f"best genome: {best.params} gene {best.user_attrs.get('ga.gene')} (trial "
+        f"{best.number}, generation {best.user_attrs.get('ga.generation')}): validation "
+        f"macro F1 {best.value:.3f}"
+    )
+    print(final.describe())
+    print(f"plots: {', '.join(str(p) for p in plots)}")
+    tracking = "" if args.tracking_uri is None else f" --tracking-uri {tracking_uri}"
+    print("look at it:")
+    print(f"  optuna-hamming ui{tracking}    # MLflow UI on http://127.0.0.1:5000")
+    print(
+        f"  optuna-hamming dashboard --storage {args.storage} --study-name {study.study_name}"
+        "    # optuna-dashboard on http://127.0.0.1:8080"
+    )
+    print(f"wall time {seconds:.0f} s")

@@ -1,0 +1,10 @@
+"""MLflow tracking and plots of a study (layer 4): nothing below this layer imports MLflow."""
+
+from optuna_hamming.tracking.mlflow_tracker import (
+    DEFAULT_TRACKING_URI,
+    StudyTracker,
+    TrackingError,
+    resolve_tracking_uri,
+)
+
+__all__ = ["DEFAULT_TRACKING_URI", "StudyTracker", "TrackingError", "resolve_tracking_uri"]

@@ -1,0 +1,375 @@
+"""Every trial of a study as an MLflow run, nested under one run per study.
+
+:class:`StudyTracker` works three ways, all without a global lock around trials:
+
+* ``tracker.track(objective)`` (or ``@tracker.track``) wraps an objective: each trial gets its
+  own child run while it trains, so a trial that fails or is interrupted leaves a FAILED or
+  KILLED run behind instead of nothing;
+* ``study.optimize(objective, callbacks=[tracker])`` logs each finished trial afterwards, for
+  objectives one cannot wrap;
+* ``tracker.log_final_model(...)`` logs the model built from the best genome.
+
+Everything goes through :class:`mlflow.MlflowClient` with explicit run ids: MLflow's fluent
+API keeps its active-run stack per thread, which is why optuna-integration's MLflowCallback
+serialises all trials behind one lock. Here threads only share a lock for the few writes of a
+closing generation, never while an objective runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.exc import SQLAlchemyError
+
+from optuna_hamming.generations import read_generations
+from optuna_hamming.sampler import HammingGASampler
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+ROLE_TAG = "optuna_hamming.role"  # "study", "trial" or "final-model"
+STUDY_TAG = "optuna.study_name"
+STORAGE_TAG = "optuna.storage"
+TRIAL_TAG = "optuna.trial_number"
+STATE_TAG = "optuna.state"
+PARENT_TAG = "mlflow.parentRunId"
+PARENT_RUN_ATTR = "mlflow.parent_run_id"  # study user attribute: the parent run's id
+GENE_ATTR = "ga.gene"
+# Known when a trial starts; the gene of an initial individual only once it has suggested.
+GA_PARAMS = ("ga.generation", "ga.origin", "ga.parents")
+# Per-generation figures on the parent run, from the ``ga.generation.<g>`` summaries.
+GENERATION_METRICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
+    "generation.best": lambda s: float(s["best"]),
+    "generation.mean_retained": lambda s: float(s["mean_retained"]),
+    "generation.hamming_min": lambda s: float(s["hamming_min"]),
+    "generation.hamming_max": lambda s: float(s["hamming_max"]),
+    "generation.significant": lambda s: float(s["significant"]),
+    "generation.admitted": lambda s: float(len(s["selected"])),
+    "generation.retained": lambda s: float(len(s["retained"])),
+    "generation.members": lambda s: float(len(s["members"])),
+    "generation.forced_mutations": lambda s: float(s["forced_mutations"]),
+}
+_MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
+
+
+class TrackingError(RuntimeError):
+    """MLflow cannot be reached or written to; the message says what to change."""
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """``uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlruns/mlflow.db``."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///"))
+    return None
+
+
+def redact(url: str) -> str:
+    """A storage URL without its password, fit for a tag."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _param_value(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+class StudyTracker:
+    """Logs an Optuna study to MLflow: one experiment, a parent run, a child run per trial.
+
+    Args:
+        tracking_uri: Where runs go; default ``$MLFLOW_TRACKING_URI`` or
+            ``sqlite:///mlruns/mlflow.db`` (artifacts then under ``mlruns/artifacts``).
+        experiment_name: Default: the study's name.
+        run_params: Logged on the parent run (dataset, backbone, sampler settings, ...).
+        metric_name: Name of the objective value's metric in every child run.
+    """
+
+    def __init__(
+        self,
+        *,
+        tracking_uri: str | None = None,
+        experiment_name: str | None = None,
+        run_params: Mapping[str, Any] | None = None,
+        metric_name: str = "macro_f1",
+    ) -> None:
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self.experiment_name = experiment_name
+        self.run_params = dict(run_params or {})
+        self.metric_name = metric_name
+        self._client: MlflowClient | None = None
+        self.experiment_id: str | None = None
+        self.parent_run_id: str | None = None
+        self._lock = threading.Lock()
+        self._logged_generations: set[int] = set()
+        self._wrapped_trials: set[int] = set()
+
+    @property
+    def client(self) -> MlflowClient:
+        """The MLflow client (created on first use: creating it opens the store)."""
+        if self._client is None:
+            try:
+                self._client = MlflowClient(tracking_uri=self.tracking_uri)
+                self._client.search_experiments(max_results=1)  # fail here, not mid-study
+            except (OSError, MlflowException, SQLAlchemyError) as error:
+                raise TrackingError(
+                    f"cannot open the MLflow store {self.tracking_uri} "
+                    f"({type(error).__name__}: {str(error).splitlines()[0]}); pass a writable "
+                    "--tracking-uri, e.g. sqlite:////tmp/mlruns/mlflow.db, or start the server"
+                ) from error
+        return self._client
+
+    # -- the study's experiment and parent run ------------------------------------------------
+
+    def start(self, study: optuna.Study) -> str:
+        """The parent run of ``study`` (created, or found again when a study continues)."""
+        with self._lock:
+            if self.parent_run_id is None:
+                self._start(study)
+            assert self.parent_run_id is not None
+            return self.parent_run_id
+
+    def _start(self, study: optuna.Study) -> None:
+        path = _sqlite_path(self.tracking_uri)
+        artifact_location = None
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise TrackingError(
+                    f"cannot create {path.parent} for the MLflow database ({error}); pass a "
+                    "writable --tracking-uri, e.g. sqlite:////tmp/mlruns/mlflow.db"
+                ) from error
+            artifact_location = (path.parent.resolve() / "artifacts").as_uri()
+        name = self.experiment_name or study.study_name
+        try:
+            experiment = self.client.get_experiment_by_name(name)
+            self.experiment_id = (
+                experiment.experiment_id
+                if experiment is not None
+                else self.client.create_experiment(name, artifact_location=artifact_location)
+            )
+            if experiment is not None and experiment.lifecycle_stage == "deleted":
+                self.client.restore_experiment(self.experiment_id)
+            self.parent_run_id = self._find_parent(study) or self._create_parent(study)
+            for metric in self.client.get_metric_history(self.parent_run_id, "generation.best"):
+                self._logged_generations.add(int(metric.step))
+        except MlflowException as error:
+            raise TrackingError(
+                f"MLflow at {self.tracking_uri} refused or could not be reached: "
+                f"{error.message}. Check the server is up, or pass another --tracking-uri"
+            ) from error
+
+    def _find_parent(self, study: optuna.Study) -> str | None:
+        known = study.user_attrs.get(PARENT_RUN_ATTR, {})
+        run_id = known.get(self.tracking_uri) if isinstance(known, dict) else None
+        if run_id is None:
+            return None
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            return None  # deleted, or another tracking server
+        if run.info.lifecycle_stage != "active":
+            return None
+        if run.info.status != "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")
+        return str(run_id)
+
+    def _create_parent(self, study: optuna.Study) -> str:
+        assert self.experiment_id is not None
+        storage = getattr(study._storage, "url", None) or type(study._storage).__name__
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=study.study_name,
+            tags={
+                ROLE_TAG: "study",
+                STUDY_TAG: study.study_name,
+                STORAGE_TAG: redact(str(storage)),
+                "optuna.direction": study.direction.name.lower(),
+            },
+        )
+        params = [Param(k, _param_value(v)) for k, v in sorted(self.run_params.items())]
+        for first in range(0, len(params), 100):
+            self.client.log_batch(run.info.run_id, params=params[first : first + 100])
+        known = study.user_attrs.get(PARENT_RUN_ATTR, {})
+        known = dict(known) if isinstance(known, dict) else {}
+        known[self.tracking_uri] = run.info.run_id
+        study.set_user_attr(PARENT_RUN_ATTR, known)
+        return str(run.info.run_id)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        """Close the parent run (FINISHED, FAILED or KILLED); a rerun opens it again."""
+        if self.parent_run_id is not None:
+            self.client.set_terminated(self.parent_run_id, status=status)
+
+    # -- trials -------------------------------------------------------------------------------
+
+    def track(self, objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+        """Wrap ``objective`` so every trial trains inside its own child run."""
+
+        @functools.wraps(objective)
+        def tracked(trial: optuna.Trial) -> float:
+            parent = self.start(trial.study)
+            # The sampler writes ga.* in before_trial straight to storage, after the Trial
+            # object cached its attributes: read them back from storage.
+            user_attrs = _stored(trial).user_attrs
+            run_id = self._create_trial_run(trial.study, trial.number, user_attrs, parent)
+            self._wrapped_trials.add(trial.number)
+            try:
+                value = objective(trial)
+            except optuna.TrialPruned:
+                self._finish_trial_run(run_id, trial, None, TrialState.PRUNED)
+                raise
+            except KeyboardInterrupt:
+                self._finish_trial_run(run_id, trial, None, TrialState.FAIL, status="KILLED")
+                raise
+            except Exception as error:
+                self.client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+                self._finish_trial_run(run_id, trial, None, TrialState.FAIL)
+                raise
+            number = _number(value)
+            state = TrialState.COMPLETE if number is not None else TrialState.FAIL
+            self._finish_trial_run(run_id, trial, number, state)
+            self.log_generations(trial.study)
+            return value
+
+        return tracked
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """Optuna callback: log a finished trial (unless ``track`` already did) and the
+        generations it closed."""
+        parent = self.start(study)
+        if trial.number not in self._wrapped_trials:
+            run_id = self._create_trial_run(study, trial.number, trial.user_attrs, parent)
+            self._log_outcome(run_id, trial.params, trial.user_attrs, trial.intermediate_values)
+            value = trial.value if trial.state == TrialState.COMPLETE else None
+            self._close_run(run_id, value, trial.state)
+        self.log_generations(study)
+
+    def _create_trial_run(
+        self, study: optuna.Study, number: int, user_attrs: Mapping[str, Any], parent: str
+    ) -> str:
+        assert self.experiment_id is not None
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"trial-{number}",
+            tags={
+                PARENT_TAG: parent,
+                ROLE_TAG: "trial",
+                STUDY_TAG: study.study_name,
+                TRIAL_TAG: str(number),
+            },
+        )
+        params = [Param("trial_number", str(number))]
+        params += [Param(k, _param_value(user_attrs[k])) for k in GA_PARAMS if k in user_attrs]
+        self.client.log_batch(run.info.run_id, params=params)
+        return str(run.info.run_id)
+
+    def _finish_trial_run(
+        self,
+        run_id: str,
+        trial: optuna.Trial,
+        value: float | None,
+        state: TrialState,
+        status: str | None = None,
+    ) -> None:
+        stored = _stored(trial)
+        user_attrs = dict(stored.user_attrs)
+        sampler = trial.study.sampler
+        if GENE_ATTR not in user_attrs and isinstance(sampler, HammingGASampler):
+            # The sampler writes the gene of an initial individual only in after_trial,
+            # which runs after the objective (and this wrapper) returns.
+            gene = sampler.gene_of(stored)
+            if gene is not None:
+                user_attrs[GENE_ATTR] = gene
+        self._log_outcome(run_id, stored.params, user_attrs, stored.intermediate_values)
+        self._close_run(run_id, value, state, status)
+
+    def _log_outcome(
+        self,
+        run_id: str,
+        params: Mapping[str, Any],
+        user_attrs: Mapping[str, Any],
+        intermediate: Mapping[int, float],
+    ) -> None:
+        now = int(time.time() * 1000)
+        logged = [Param(k, _param_value(v)) for k, v in params.items()]
+        if GENE_ATTR in user_attrs:
+            logged.append(Param(GENE_ATTR, str(user_attrs[GENE_ATTR])))
+        metrics = []
+        for key, value in user_attrs.items():
+            number = _number(value)
+            if number is not None:
+                metrics.append(Metric(key, number, now, 0))
+        curves = user_attrs.get("curves")
+        if isinstance(curves, dict):
+            for key, values in curves.items():
+                for epoch, value in enumerate(values):
+                    if (number := _number(value)) is not None:
+                        metrics.append(Metric(key, number, now, epoch))
+        else:
+            for step, value in intermediate.items():
+                if (number := _number(value)) is not None:
+                    metrics.append(Metric("intermediate_value", number, now, step))
+        self.client.log_batch(run_id, params=logged)
+        for first in range(0, len(metrics), _MAX_BATCH):
+            self.client.log_batch(run_id, metrics=metrics[first : first + _MAX_BATCH])
+
+    def _close_run(
+        self, run_id: str, value: float | None, state: TrialState, status: str | None = None
+    ) -> None:
+        tags = [RunTag(STATE_TAG, state.name)]
+        metrics = []
+        if value is not None:
+            metrics.append(Metric(self.metric_name, value, int(time.time() * 1000), 0))
+        self.client.log_batch(run_id, metrics=metrics, tags=tags)
+        if status is None:
+            status = "FAILED" if state == TrialState.FAIL else "FINISHED"
+        self.client.set_terminated(run_id, status=status)
+
+    # -- generations --------------------------------------------------------------------------
+
+    def log_generations(self, study: optuna.Study) -> list[int]:
+        """Log the generations closed since the last call on the parent (step = generation)."""
+        parent = self.start(study)
+        with self._lock:
+            closed = read_generations(study)
+            new = {g: s for g, s in closed.items() if g not in self._logged_generations}
+            now = int(time.time() * 1000)
+            metrics = [
+                Metric(name, read(summary), now, g)
+                for g, summary in new.items()
+                for name, read in GENERATION_METRICS.items()
+            ]
+            if metrics:
+                self.client.log_batch(parent, metrics=metrics)
+            self._logged_generations.update(new)
+        return sorted(new)
+
+
+def _stored(trial: optuna.Trial) -> FrozenTrial:
+    return trial.study._storage.get_trial(trial._trial_id)
