@@ -172,7 +172,8 @@ def run_search(args: argparse.Namespace) -> int:
     check_tracking_server(tracking_uri)
     inputs = _load_inputs(args)
     storage = open_storage(args.storage)
-    study_name = args.study_name or f"{inputs.label}-{backbone}"
+    default_name = inputs.label if inputs.features is not None else f"{inputs.label}-{backbone}"
+    study_name = args.study_name or default_name
     config = _config(args, backbone, image_size)
     sampler = HammingGASampler(population_size=args.population, seed=args.seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead

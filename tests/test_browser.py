@@ -1,0 +1,174 @@
+"""The MLflow UI and optuna-dashboard on a finished study, in headless Chromium.
+
+Needs Debian's chromium and chromium-driver (`.ci/run` installs them); skipped otherwise.
+Screenshots go to experiments/results/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import optuna
+import pytest
+from conftest import FinishedSearch
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
+        "chromium-driver; .ci/run does)",
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    # Without the background-networking flags Chromium keeps dialling Google on this
+    # closed network; --no-sandbox because CI runs as root.
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1500,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def body_text(driver: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.TAG_NAME, "body").text)
+
+
+def wait_for_text(driver: Any, *texts: str, seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    while True:
+        text = body_text(driver)
+        if all(t in text for t in texts) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.5)
+
+
+def test_mlflow_ui_lists_the_trial_runs_and_the_final_model(
+    finished_search: FinishedSearch, browser: Any
+) -> None:
+    from mlflow import MlflowClient
+    from selenium.webdriver.common.by import By
+
+    search = finished_search
+    experiment = MlflowClient(search.tracking_uri).get_experiment_by_name(search.study_name)
+    assert experiment is not None
+    port = free_port()
+    command = [
+        sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", search.tracking_uri,
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health")
+        browser.get(f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs")
+        study = optuna.load_study(study_name=search.study_name, storage=search.storage)
+        n_runs = len(study.trials) + 2  # the study's run, every trial, the final model
+        assert f"{n_runs} matching runs" in wait_for_text(browser, "matching runs")
+        # Child runs are folded under the study's run: unfold them.
+        expander = browser.find_element(
+            By.CSS_SELECTOR, "button[data-component-id*='runnamecellrenderer']"
+        )
+        expander.click()
+        text = wait_for_text(browser, "final-model", "trial-0")
+        for trial in study.trials:
+            assert f"trial-{trial.number}" in text
+        assert "final-model" in text and "head" in text  # the logged model's name
+        for close in browser.find_elements(By.CSS_SELECTOR, "button[aria-label='Close']"):
+            close.click()  # the assistant panel hides the table's right half
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(RESULTS / "mlflow_ui_runs.png"))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_optuna_dashboard_shows_the_study_with_its_ga_attributes(
+    finished_search: FinishedSearch, browser: Any
+) -> None:
+    from optuna_dashboard import wsgi
+
+    search = finished_search
+    storage = optuna.storages.get_storage(search.storage)
+    study_id = storage.get_study_id_from_name(search.study_name)
+    port = free_port()
+    httpd = make_server("127.0.0.1", port, wsgi(storage), handler_class=_QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        browser.get(f"http://127.0.0.1:{port}/dashboard/studies/{study_id}/trials")
+        text = wait_for_text(browser, "ga.gene", "ga.origin")
+        assert "ga.gene" in text and "ga.generation" in text and "ga.origin" in text
+        study = optuna.load_study(study_name=search.study_name, storage=search.storage)
+        assert f"ga.gene {study.trials[0].user_attrs['ga.gene']}" in text  # trial 0 is open
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(RESULTS / "optuna_dashboard_trials.png"))
+        browser.get(f"http://127.0.0.1:{port}/dashboard/studies/{study_id}")
+        wait_for_text(browser, search.study_name)
+        assert browser.save_screenshot(str(RESULTS / "optuna_dashboard_study.png"))
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)
+
+
+def test_chromium_is_the_debian_build() -> None:
+    assert shutil.which("chromium") == str(CHROMIUM)
