@@ -22,7 +22,7 @@ $(STAMP): $(PY) pyproject.toml Makefile
 # The main job on the embedded default (imbalanced animal-mnist, offline ImageNet MobileNetV2),
 # sized to finish in about 10 minutes on 2 cores; a rerun continues the same study.
 demo: $(STAMP)
-	$(VENV)/bin/optuna-hamming search --population 8 --generations 3 --max-epochs 60
+	$(VENV)/bin/optuna-hamming search --population 6 --generations 3 --max-epochs 30
 
 # Everything under TensorFlow (the default backend), then the Keras tests again under JAX.
 test: $(STAMP)

@@ -9,6 +9,7 @@ the best epoch and training seconds are stored as user attributes. Each trial fr
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +147,29 @@ def free_keras_memory() -> None:
     gc.collect()
 
 
+class _TrainingHeads:
+    """Counts heads training in this process. ``clear_session`` resets Keras' global state,
+    which would pull it from under a head another thread (``n_jobs > 1``) is building, so
+    only the last trial to finish clears it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._active += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                free_keras_memory()
+
+
+_TRAINING = _TrainingHeads()
+
+
 class HeadObjective:
     """Optuna objective over the paper's four genes; returns validation macro F1.
 
@@ -184,7 +208,7 @@ class HeadObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         genome = HeadGenome.from_params(suggest_paper_genome(trial))
-        try:
+        with _TRAINING:
             model, result = train_head(
                 genome,
                 self.X_train,
@@ -200,8 +224,6 @@ class HeadObjective:
                 jit_compile=self.jit_compile,
             )
             del model
-        finally:
-            free_keras_memory()
         trial.set_user_attr("weighted_f1", result.scores.weighted_f1)
         trial.set_user_attr("accuracy", result.scores.accuracy)
         trial.set_user_attr("epochs", result.epochs)

@@ -55,6 +55,19 @@ class FinishedSearch:
         ]
 
 
+def small_search(root: Path, study_name: str) -> FinishedSearch:
+    """A search on digit pixels with its own storage and MLflow store under ``root``."""
+    return FinishedSearch(
+        root=root,
+        features=write_digit_features(root / "pixels.npz"),
+        storage=f"sqlite:///{root}/optuna.db",
+        tracking_uri=f"sqlite:///{root}/mlflow.db",
+        study_name=study_name,
+        reports=root / "reports",
+        output="",
+    )
+
+
 def write_digit_features(path: Path) -> Path:
     """scikit-learn's 8x8 digits as 64 pixel features: a features file trains in seconds."""
     from sklearn.datasets import load_digits

@@ -15,7 +15,7 @@ import mlflow
 import numpy as np
 import optuna
 import pytest
-from conftest import FinishedSearch, write_digit_features
+from conftest import FinishedSearch, small_search, write_digit_features
 from mlflow import MlflowClient
 
 from optuna_hamming import HammingGASampler
@@ -117,15 +117,7 @@ def test_show_and_report_read_the_study_back(finished_search: FinishedSearch) ->
 
 
 def test_rerunning_the_command_continues_the_study(tmp_path: Path) -> None:
-    search = FinishedSearch(
-        root=tmp_path,
-        features=write_digit_features(tmp_path / "pixels.npz"),
-        storage=f"sqlite:///{tmp_path}/optuna.db",
-        tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
-        study_name="continued",
-        reports=tmp_path / "reports",
-        output="",
-    )
+    search = small_search(tmp_path, "continued")
     assert run_cli(*search.argv("--generations", "1"))[0] == 0
     study = optuna.load_study(study_name="continued", storage=search.storage)
     first = [(t.number, t.params, t.value) for t in study.trials]
@@ -225,3 +217,21 @@ def test_ctrl_c_keeps_finished_trials_closes_the_run_and_a_rerun_continues(
     assert code == 0 and "continuing, 2 finished trials" in out
     study = optuna.load_study(study_name="interrupted", storage=storage)
     assert len(HammingGASampler.generations(study)) == 1
+
+
+def test_four_jobs_train_heads_in_threads_each_logged_to_its_own_run(tmp_path: Path) -> None:
+    search = small_search(tmp_path, "threads")
+    code, _, err = run_cli(*search.argv("--generations", "2", "--n-jobs", "4"))
+    assert code == 0, err
+    study = optuna.load_study(study_name="threads", storage=search.storage)
+    states = {t.state for t in study.trials}
+    assert states == {optuna.trial.TrialState.COMPLETE}
+    runs = runs_by_role(search.tracking_uri, "threads")
+    parent = runs["study"][0].info.run_id
+    assert len(runs["trial"]) == len(study.trials)
+    for run in runs["trial"]:
+        trial = study.trials[int(run.data.params["trial_number"])]
+        assert run.data.tags["mlflow.parentRunId"] == parent
+        assert run.data.metrics["macro_f1"] == pytest.approx(trial.value)
+        assert run.data.params["neurons"] == str(trial.params["neurons"])
+        assert run.data.metrics["epochs"] == trial.user_attrs["epochs"]
