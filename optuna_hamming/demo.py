@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 
 from optuna_hamming import HammingGASampler
+from optuna_hamming.cli.inspect import print_generation_table
 from optuna_hamming.paper import synthetic_objective
 
 
@@ -40,17 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     while len(HammingGASampler.generations(study)) < target:
         study.optimize(synthetic_objective, n_trials=args.population)
     print(f"study {args.study_name!r} in {args.storage}: {len(study.trials)} trials")
-    print(
-        f"{'gen':>3} {'members':>7} {'best':>6} {'mean top':>8} {'H min':>5} {'H max':>5} "
-        f"{'signif.':>7} {'gated':>5} {'forced':>6}"
-    )
-    for g, summary in HammingGASampler.generations(study).items():
-        print(
-            f"{g:>3} {len(summary['members']):>7} {summary['best']:>6.3f} "
-            f"{summary['mean_retained']:>8.3f} {summary['hamming_min']:>5} "
-            f"{summary['hamming_max']:>5} {summary['significant']:>7.1f} "
-            f"{len(summary['selected']):>5} {summary['forced_mutations']:>6}"
-        )
+    print_generation_table(study)
     best = study.best_trial
     print(
         f"best genome {best.user_attrs['ga.gene']} = {best.params} "
