@@ -107,6 +107,47 @@ def fitness_of(trial: FrozenTrial) -> float | None:
     return float(value)
 
 
+def closing_members(claims: Sequence[FrozenTrial], needed: int) -> list[FrozenTrial] | None:
+    """The members a generation closes with, or None while it cannot close yet.
+
+    ``claims`` are the trials that hold a child of the generation, in child order (index,
+    then trial number). Members are the first ``needed`` of them with a fitness, and the
+    generation closes only when every claim before the last member has finished: then two
+    workers that see different trials finished still close it with the same members (or
+    one of them waits), so both compute the same next plan.
+
+    A claim that ``needed`` later claims finished before (a worker that died, a trial far
+    slower than a generation) is passed over, so a dead worker cannot stall the study. The
+    rule reads only finish times that storage holds, so every worker passes over the same
+    claims.
+    """
+    finish = [_completed_at(t) for t in claims]
+    members: list[FrozenTrial] = []
+    for position, trial in enumerate(claims):
+        if len(members) == needed:
+            break
+        mine = finish[position]
+        overtaking = sum(
+            1
+            for later in range(position + 1, len(claims))
+            if finish[later] is not None and (mine is None or finish[later] < mine)
+        )
+        if overtaking >= needed:
+            continue
+        if not trial.state.is_finished():
+            return None
+        if fitness_of(trial) is not None:
+            members.append(trial)
+    return members if len(members) == needed else None
+
+
+def _completed_at(trial: FrozenTrial) -> Any:
+    """When a claim finished with a fitness (None: running, failed, or without a value)."""
+    if fitness_of(trial) is None:
+        return None
+    return trial.datetime_complete
+
+
 def generation_rng(seed: int, generation: int, *extra: int) -> np.random.Generator:
     """The random stream of one generation's plan (or of one extra child)."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, generation, *extra])))

@@ -13,8 +13,10 @@ reopened:
 
 A new trial joins the open generation and takes the lowest child index no other trial of that
 generation holds; a generation closes when as many of its children have finished (COMPLETE,
-or PRUNED with a reported value) as its plan trains. Children beyond the plan (replacements
-for failed ones) are drawn from the same parents with streams of their own.
+or PRUNED with a reported value) as its plan trains, taken in child order and only once every
+claim before them has finished (``closing_members``), so that all workers close it alike.
+Children beyond the plan (replacements for failed ones, work for idle workers) are drawn
+from the same parents with streams of their own.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ from optuna_hamming.generations import (
     PlannedChild,
     Settings,
     close_generation,
+    closing_members,
     extra_child,
-    fitness_of,
     initial_plan,
     read_archive,
     read_generations,
@@ -371,7 +373,7 @@ class HammingGASampler(BaseSampler):
         while True:
             generation = cache.open_generation
             plan = cache.plans[generation]
-            finished: list[tuple[int, int, FrozenTrial]] = []
+            claims: list[tuple[int, int, FrozenTrial]] = []
             used: set[int] = set()
             ahead = 0
             first_relevant: int | None = None
@@ -394,13 +396,14 @@ class HammingGASampler(BaseSampler):
                     first_relevant = trial.number
                 if trial.number != own_number:
                     used.add(int(child[1]))
-                if not running and fitness_of(trial) is not None:
-                    finished.append((int(child[1]), trial.number, trial))
+                if trial.number != own_number:
+                    claims.append((int(child[1]), trial.number, trial))
             cache.scan_from = len(trials) if first_relevant is None else first_relevant
-            if len(finished) < plan.needed:
+            claims.sort(key=lambda item: (item[0], item[1]))
+            members = closing_members([t for _, _, t in claims], plan.needed)
+            if members is None:
                 return used, ahead
-            finished.sort(key=lambda item: (item[0], item[1]))
-            self._close(study, cache, plan, [t for _, _, t in finished], trials)
+            self._close(study, cache, plan, members, trials)
 
     def _close(
         self,
