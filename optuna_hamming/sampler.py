@@ -60,6 +60,9 @@ from optuna_hamming.generations import (
 from optuna_hamming.search_space import GenomeSpace, contains, gene_for
 
 _MAX_SEED = 2**62
+# Set by Optuna's RetryHeartbeatStaleTrialCallback on the copy of a trial whose worker died.
+RETRY_OF_KEY = "failed_trial"
+ORIGIN_RETRIED = "retried"
 
 
 @dataclass
@@ -249,8 +252,14 @@ class HammingGASampler(BaseSampler):
             # Trials created before this one that have not claimed a child yet will claim
             # the lowest free indices (they run this same rule), so leave those to them:
             # workers that see each other's trials then never pick the same child.
-            free = (i for i in range(len(used) + ahead + 1) if i not in used)
-            index = [next(free) for _ in range(ahead + 1)][-1]
+            retried = _retried_child(trial, generation)
+            if retried is not None:
+                # A retry of a child whose worker died (Optuna's heartbeat callback copies
+                # the trial): it takes the dead trial's place in the still open generation.
+                index = retried
+            else:
+                free = (i for i in range(len(used) + ahead + 1) if i not in used)
+                index = [next(free) for _ in range(ahead + 1)][-1]
             child = self._child_at(plan, index, trials, cache.seed)
             ticket = _Ticket(
                 values={}
@@ -263,7 +272,13 @@ class HammingGASampler(BaseSampler):
                 ),
             )
             user: dict[str, Any] = {GENERATION_ATTR: generation}
-            if enqueued:
+            if retried is not None:
+                user[ORIGIN_ATTR] = trial.user_attrs.get(ORIGIN_ATTR, ORIGIN_ENQUEUED)
+                user[PARENTS_ATTR] = trial.user_attrs.get(PARENTS_ATTR, [])
+            elif RETRY_OF_KEY in trial.system_attrs:
+                # Its generation closed meanwhile: it joins this one like an enqueued trial.
+                user[ORIGIN_ATTR], user[PARENTS_ATTR] = ORIGIN_RETRIED, []
+            elif enqueued:
                 user[ORIGIN_ATTR], user[PARENTS_ATTR] = ORIGIN_ENQUEUED, []
             elif child is None:
                 user[ORIGIN_ATTR], user[PARENTS_ATTR] = evolution.ORIGIN_INITIAL, []
@@ -463,3 +478,13 @@ class HammingGASampler(BaseSampler):
             settings=self._settings,
             seed=seed,
         )
+
+
+def _retried_child(trial: FrozenTrial, open_generation: int) -> int | None:
+    """The child index a retried trial takes over, when its generation is still open."""
+    if RETRY_OF_KEY not in trial.system_attrs:
+        return None
+    claim = trial.system_attrs.get(CHILD_KEY)
+    if not isinstance(claim, list) or len(claim) != 2 or claim[0] != open_generation:
+        return None
+    return int(claim[1])

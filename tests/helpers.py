@@ -76,7 +76,7 @@ def check_ga_history(study: optuna.Study, population_size: int, retain: float = 
             t
             for t in trials
             if t.user_attrs.get("ga.generation") == g + 1
-            and t.user_attrs.get("ga.origin") not in ("enqueued", "random_unevaluated")
+            and t.user_attrs.get("ga.origin") not in ("enqueued", "random_unevaluated", "retried")
         ]
         for child in children:
             assert set(child.user_attrs["ga.parents"]) <= set(parents), (g, child.number)

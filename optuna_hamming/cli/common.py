@@ -4,25 +4,69 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
+from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages import (
+    BaseStorage,
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
+from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
+from optuna.trial import FrozenTrial
 
 from optuna_hamming.cli.errors import UserError
+from optuna_hamming.storage_lock import is_lock_study
 
 
-def open_storage(url: str) -> BaseStorage:
-    """An Optuna storage for ``url`` (RDB URLs, or ``journal:PATH`` for a journal file)."""
+class StaleTrialHandler:
+    """Optuna's ``heartbeat_stale_trial_callback``: a trial whose worker died is failed by
+    the worker that notices; this ends its MLflow run as FAILED (once a tracker is set) and
+    queues a copy of it, which the sampler puts in the dead trial's place."""
+
+    def __init__(self, max_retry: int) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+        self.tracker: Any = None
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if self.tracker is not None:
+            self.tracker.close_dead_trial(study, trial)
+        self._retry(study, trial)
+
+
+def open_storage(
+    url: str, *, heartbeat: int = 0, on_stale: StaleTrialHandler | None = None
+) -> BaseStorage:
+    """An Optuna storage for ``url`` (RDB URLs, ``journal:PATH`` for a journal file, or
+    ``journal-redis:redis://HOST:PORT/DB`` for a journal in Redis). With ``heartbeat``
+    seconds, RDB storages record heartbeats and fail the trials of dead workers."""
     try:
         if url.startswith("journal:"):
             path = Path(url.removeprefix("journal:"))
             path.parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(JournalFileBackend(str(path)))
+        if url.startswith("journal-redis:"):
+            return JournalStorage(JournalRedisBackend(url.removeprefix("journal-redis:")))
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if heartbeat > 0:
+            return RDBStorage(
+                url,
+                heartbeat_interval=heartbeat,
+                grace_period=2 * heartbeat,
+                heartbeat_stale_trial_callback=on_stale,
+            )
         return optuna.storages.get_storage(url)
+    except ImportError as error:
+        raise UserError(
+            f"the storage {url!r} needs {error.name or 'a driver'}: pip install "
+            "'optuna-hamming[distributed]'"
+        ) from None
     except OSError as error:
         raise UserError(
             f"cannot create the storage {url!r} ({error}); pass a writable --storage, e.g. "
@@ -32,14 +76,14 @@ def open_storage(url: str) -> BaseStorage:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise UserError(
             f"cannot open the storage {url!r}: {reason}. Pass an SQLAlchemy URL such as "
-            "sqlite:///mlruns/optuna.db or postgresql+psycopg://user@host/db, or "
-            "journal:PATH"
+            "sqlite:///mlruns/optuna.db or postgresql+psycopg://user@host/db, "
+            "journal:PATH or journal-redis:redis://127.0.0.1:6379"
         ) from None
 
 
 def study_name_in(storage: BaseStorage, name: str | None, url: str) -> str:
     """``name``, or the storage's only study when ``name`` is None."""
-    studies = [s.study_name for s in storage.get_all_studies()]
+    studies = [s.study_name for s in storage.get_all_studies() if not is_lock_study(s.study_name)]
     if name is not None:
         if name not in studies:
             known = ", ".join(studies) or "none"

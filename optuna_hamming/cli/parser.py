@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
 DEFAULT_REPORTS = "mlruns/reports"
+DEFAULT_HEARTBEAT = 30
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -60,7 +61,7 @@ def _study_options(parser: argparse.ArgumentParser) -> None:
         "--storage",
         default=DEFAULT_STORAGE,
         help=f"Optuna storage URL (default {DEFAULT_STORAGE}); any RDB URL, or "
-        "journal:PATH for a journal file",
+        "journal:PATH for a journal file, journal-redis:redis://HOST:PORT for one in Redis",
     )
     parser.add_argument(
         "--study-name",
@@ -72,6 +73,15 @@ def _tracking_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
         help="MLflow tracking URI (default $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+    )
+
+
+def _host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes "
+        "the server, without authentication, to the network)",
     )
 
 
@@ -117,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--generations", type=_positive, default=20)
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--n-jobs", type=_positive, default=1, help="trials run in threads")
+    search.add_argument(
+        "--heartbeat",
+        type=_non_negative,
+        default=DEFAULT_HEARTBEAT,
+        metavar="SECONDS",
+        help=f"RDB storages: each running trial records a heartbeat every SECONDS (default "
+        f"{DEFAULT_HEARTBEAT}); a trial whose worker died is failed after twice that and "
+        "retried by another worker. 0 turns it off",
+    )
+    search.add_argument(
+        "--retries",
+        type=_non_negative,
+        default=2,
+        help="how often a trial whose worker died is retried (default 2)",
+    )
     _study_options(search)
     _tracking_option(search)
     search.add_argument("--max-epochs", type=_positive, default=200)
@@ -154,14 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(run=_run_report)
 
     dashboard = commands.add_parser(
-        "dashboard", help="serve optuna-dashboard for the storage on 127.0.0.1"
+        "dashboard", help="serve optuna-dashboard for the storage (on 127.0.0.1 unless --host)"
     )
     _study_options(dashboard)
     dashboard.add_argument("--port", type=_positive, default=8080)
+    _host_option(dashboard)
     dashboard.set_defaults(run=_run_dashboard)
 
-    ui = commands.add_parser("ui", help="serve the MLflow UI for the tracking URI on 127.0.0.1")
+    ui = commands.add_parser(
+        "ui", help="serve the MLflow UI for the tracking URI (on 127.0.0.1 unless --host)"
+    )
     _tracking_option(ui)
     ui.add_argument("--port", type=_positive, default=5000)
+    _host_option(ui)
     ui.set_defaults(run=_run_ui)
     return parser

@@ -16,7 +16,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.cli.common import check_tracking_server, open_storage
+from optuna_hamming.cli.common import StaleTrialHandler, check_tracking_server, open_storage
 from optuna_hamming.cli.errors import Interrupted, UserError
 from optuna_hamming.cli.final import FinalOutcome, build_and_log_final_model
 from optuna_hamming.cli.inspect import print_generation_table
@@ -29,6 +29,7 @@ from optuna_hamming.data import (
     stratified_splits,
 )
 from optuna_hamming.paper import ACTIVATIONS, LAYERS, NEURONS, OPTIMIZERS
+from optuna_hamming.storage_lock import study_lock
 
 CONFIG_ATTR = "optuna_hamming.config"
 FINAL_ATTR = "optuna_hamming.final_model"
@@ -171,7 +172,8 @@ def run_search(args: argparse.Namespace) -> int:
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     check_tracking_server(tracking_uri)
     inputs = _load_inputs(args)
-    storage = open_storage(args.storage)
+    on_stale = StaleTrialHandler(max_retry=args.retries)
+    storage = open_storage(args.storage, heartbeat=args.heartbeat, on_stale=on_stale)
     default_name = inputs.label if inputs.features is not None else f"{inputs.label}-{backbone}"
     study_name = args.study_name or default_name
     config = _config(args, backbone, image_size)
@@ -197,6 +199,7 @@ def run_search(args: argparse.Namespace) -> int:
         tracker.start(study)
     except TrackingError as error:
         raise UserError(str(error)) from None
+    on_stale.tracker = tracker
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     print(
         f"study {study_name!r} in {args.storage} ({'continuing, ' if done else ''}{done} "
@@ -216,10 +219,24 @@ def run_search(args: argparse.Namespace) -> int:
         )
         _optimize(study, sampler, tracker, tracker.track(objective), args)
         print_generation_table(study)
-        final = build_and_log_final_model(
-            study, tracker, features, splits, inputs.images, args, backbone, image_size
-        )
-        study.set_user_attr(FINAL_ATTR, final.summary())
+        # Workers of one study all get here; the first builds the final model, and a
+        # worker that finds it built (or being built) for this best trial leaves it.
+        with study_lock(storage, study_name, "final-model", wait=0, stale_after=3600) as mine:
+            built = study.user_attrs.get(FINAL_ATTR)
+            if isinstance(built, dict) and built.get("trial") == study.best_trial.number:
+                final = FinalOutcome(**built)
+                print(f"the final model of trial {final.trial} is built: {final.model_uri}")
+            elif not mine:
+                print(
+                    f"another worker builds the final model of trial "
+                    f"{study.best_trial.number}: it will be in MLflow at {tracking_uri}"
+                )
+                return 0
+            else:
+                final = build_and_log_final_model(
+                    study, tracker, features, splits, inputs.images, args, backbone, image_size
+                )
+                study.set_user_attr(FINAL_ATTR, final.summary())
         plots = _plots(study, tracker, Path(args.reports_dir) / study_name)
         tracker.finish("FINISHED")
     except KeyboardInterrupt:

@@ -1,4 +1,5 @@
-"""``optuna-hamming dashboard`` and ``ui``: the two web UIs, bound to 127.0.0.1."""
+"""``optuna-hamming dashboard`` and ``ui``: the two web UIs, bound to 127.0.0.1 unless
+``--host`` says otherwise."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ def run_dashboard(args: argparse.Namespace) -> int:
     storage = open_storage(args.storage)
     if args.study_name is not None:
         study_name_in(storage, args.study_name, args.storage)  # a clear error for a typo
-    print(f"optuna-dashboard for {args.storage} on http://127.0.0.1:{args.port} (Ctrl-C stops)")
+    print(f"optuna-dashboard for {args.storage} on http://{args.host}:{args.port} (Ctrl-C stops)")
     try:
-        optuna_dashboard.run_server(storage, host="127.0.0.1", port=args.port)
+        optuna_dashboard.run_server(storage, host=args.host, port=args.port)
     except OSError as error:
-        raise UserError(f"cannot listen on 127.0.0.1:{args.port} ({error}); pass --port") from None
+        raise UserError(
+            f"cannot listen on {args.host}:{args.port} ({error}); pass another --port or --host"
+        ) from None
     return 0
 
 
@@ -30,7 +33,7 @@ def run_ui(args: argparse.Namespace) -> int:
     uri = resolve_tracking_uri(args.tracking_uri)
     if uri.startswith(("http://", "https://")):
         raise UserError(f"{uri} is a server already: open it in a browser")
-    print(f"MLflow UI for {uri} on http://127.0.0.1:{args.port} (Ctrl-C stops)")
+    print(f"MLflow UI for {uri} on http://{args.host}:{args.port} (Ctrl-C stops)")
     command = [
         sys.executable,
         "-m",
@@ -39,7 +42,7 @@ def run_ui(args: argparse.Namespace) -> int:
         "--backend-store-uri",
         uri,
         "--host",
-        "127.0.0.1",
+        args.host,
         "--port",
         str(args.port),
     ]

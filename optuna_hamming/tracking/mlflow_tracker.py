@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from optuna_hamming.generations import read_generations
 from optuna_hamming.sampler import HammingGASampler
+from optuna_hamming.storage_lock import study_lock
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 ROLE_TAG = "optuna_hamming.role"  # "study", "trial" or "final-model"
@@ -44,6 +45,7 @@ TRIAL_TAG = "optuna.trial_number"
 STATE_TAG = "optuna.state"
 PARENT_TAG = "mlflow.parentRunId"
 PARENT_RUN_ATTR = "mlflow.parent_run_id"  # study user attribute: the parent run's id
+RUN_ID_ATTR = "mlflow.run_id"  # trial system attribute: the trial's run (wrapped objectives)
 GENE_ATTR = "ga.gene"
 # Known when a trial starts; the gene of an initial individual only once it has suggested.
 GA_PARAMS = ("ga.generation", "ga.origin", "ga.parents")
@@ -146,10 +148,16 @@ class StudyTracker:
     # -- the study's experiment and parent run ------------------------------------------------
 
     def start(self, study: optuna.Study) -> str:
-        """The parent run of ``study`` (created, or found again when a study continues)."""
+        """The parent run of ``study`` (created, or found again when a study continues).
+
+        Workers in other processes or machines that start the same study at the same
+        moment take a lock in the study's storage first, so they share one parent run."""
         with self._lock:
             if self.parent_run_id is None:
-                self._start(study)
+                with study_lock(
+                    study._storage, study.study_name, "mlflow-parent", wait=90, stale_after=60
+                ):
+                    self._start(study)
             assert self.parent_run_id is not None
             return self.parent_run_id
 
@@ -168,11 +176,15 @@ class StudyTracker:
         name = self.experiment_name or study.study_name
         try:
             experiment = self.client.get_experiment_by_name(name)
-            self.experiment_id = (
-                experiment.experiment_id
-                if experiment is not None
-                else self.client.create_experiment(name, artifact_location=artifact_location)
-            )
+            if experiment is None:
+                try:
+                    self.client.create_experiment(name, artifact_location=artifact_location)
+                except MlflowException as error:
+                    if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                        raise  # (else another study's worker made it just now)
+                experiment = self.client.get_experiment_by_name(name)
+                assert experiment is not None
+            self.experiment_id = experiment.experiment_id
             if experiment is not None and experiment.lifecycle_stage == "deleted":
                 self.client.restore_experiment(self.experiment_id)
             self.parent_run_id = self._find_parent(study) or self._create_parent(study)
@@ -238,6 +250,8 @@ class StudyTracker:
             # object cached its attributes: read them back from storage.
             user_attrs = _stored(trial).user_attrs
             run_id = self._create_trial_run(trial.study, trial.number, user_attrs, parent)
+            # Where another worker finds the run if this one dies (close_dead_trial).
+            trial.study._storage.set_trial_system_attr(trial._trial_id, RUN_ID_ATTR, run_id)
             self._wrapped_trials.add(trial.number)
             try:
                 value = objective(trial)
@@ -269,6 +283,25 @@ class StudyTracker:
             value = trial.value if trial.state == TrialState.COMPLETE else None
             self._close_run(run_id, value, trial.state)
         self.log_generations(study)
+
+    def close_dead_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """End the run of a trial whose worker died as FAILED.
+
+        For Optuna's ``heartbeat_stale_trial_callback``: the worker that finds the stale
+        trial calls it (the dead one never reaches its own ``except``)."""
+        run_id = trial.system_attrs.get(RUN_ID_ATTR)
+        if not isinstance(run_id, str):
+            return
+        try:
+            if self.client.get_run(run_id).info.status != "RUNNING":
+                return
+            reason = "the worker stopped sending heartbeats (killed or lost); Optuna failed it"
+            self.client.log_batch(
+                run_id, tags=[RunTag(STATE_TAG, TrialState.FAIL.name), RunTag("error", reason)]
+            )
+            self.client.set_terminated(run_id, status="FAILED")
+        except MlflowException:
+            pass  # deleted meanwhile: nothing to close
 
     def _create_trial_run(
         self, study: optuna.Study, number: int, user_attrs: Mapping[str, Any], parent: str
