@@ -22,6 +22,8 @@ import optuna
 import pytest
 from conftest import FinishedSearch
 
+from tests.worker_pool import free_port, wait_for
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 pytestmark = [
@@ -32,23 +34,6 @@ pytestmark = [
         "chromium-driver; .ci/run does)",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(url: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 @pytest.fixture(scope="module")

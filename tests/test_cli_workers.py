@@ -1,0 +1,60 @@
+"""`optuna-hamming search` started as four workers of one study on PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+from conftest import write_digit_features
+from mlflow import MlflowClient
+
+from optuna_hamming import HammingGASampler
+from optuna_hamming.generations import CHILD_KEY
+from tests.helpers import POSTGRES_URL, check_ga_history, reachable
+from tests.worker_pool import ROOT, mlflow_server
+
+
+# Not marked keras: the JAX pass of `make test` would spend another minute on what the
+# Keras tests already cover; this test is about the workers.
+@pytest.mark.skipif(not reachable(5432), reason="no PostgreSQL on 127.0.0.1:5432")
+def test_four_cli_workers_share_one_study_and_one_parent_run(tmp_path: Path) -> None:
+    name = f"workers-{uuid.uuid4().hex[:8]}"
+    features = write_digit_features(tmp_path / "pixels.npz")
+    with mlflow_server(tmp_path / "mlflow") as tracking:
+        argv = [
+            sys.executable, "-m", "optuna_hamming.cli", "search",
+            "--data", str(features), "--storage", POSTGRES_URL, "--study-name", name,
+            "--tracking-uri", tracking, "--reports-dir", str(tmp_path / "reports"),
+            "--population", "4", "--generations", "2", "--max-epochs", "4", "--patience", "1",
+        ]  # fmt: skip
+        workers = [
+            subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        outputs = [w.communicate(timeout=400) for w in workers]
+        for worker, (out, err) in zip(workers, outputs, strict=True):
+            assert worker.returncode == 0, err.decode()[-3000:]
+        client = MlflowClient(tracking)
+        experiment = client.get_experiment_by_name(name)
+        assert experiment is not None
+        runs = client.search_runs([experiment.experiment_id], max_results=1000)
+
+    text = [out.decode() for out, _ in outputs]
+    assert sum("final model (trial" in t for t in text) == 1  # built by one worker only
+    study = optuna.load_study(study_name=name, storage=POSTGRES_URL)
+    assert check_ga_history(study, 4) >= 2
+    assert len(HammingGASampler.generations(study)) >= 2
+    claims = [tuple(t.system_attrs[CHILD_KEY]) for t in study.trials]
+    assert len(claims) - len(set(claims)) <= 2  # see test_storages on rare double claims
+    roles: dict[str, list] = {}
+    for run in runs:
+        roles.setdefault(run.data.tags["optuna_hamming.role"], []).append(run)
+    assert len(roles["study"]) == 1 and len(roles["final-model"]) == 1
+    numbers = sorted(int(r.data.tags["optuna.trial_number"]) for r in roles["trial"])
+    assert numbers == [t.number for t in study.trials]  # each trial logged exactly once
+    parent = roles["study"][0].info.run_id
+    assert all(r.data.tags["mlflow.parentRunId"] == parent for r in roles["trial"])
