@@ -7,12 +7,10 @@ Screenshots go to experiments/results/.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -4,40 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import optuna
 import pytest
-from conftest import FinishedSearch, small_search, write_digit_features
+from conftest import FinishedSearch, small_search
 from mlflow import MlflowClient
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli import main
 from optuna_hamming.cli.search import CONFIG_ATTR, FINAL_ATTR
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-def runs_by_role(tracking_uri: str, study_name: str) -> dict[str, list[mlflow.entities.Run]]:
-    client = MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name(study_name)
-    assert experiment is not None
-    found: dict[str, list[mlflow.entities.Run]] = {}
-    for run in client.search_runs([experiment.experiment_id], max_results=1000):
-        found.setdefault(run.data.tags["optuna_hamming.role"], []).append(run)
-    return found
+from tests.cli_helpers import run_cli, runs_by_role
 
 
 def test_help_of_every_command() -> None:
@@ -131,92 +110,6 @@ def test_rerunning_the_command_continues_the_study(tmp_path: Path) -> None:
     assert len(runs["final-model"]) == 2  # one per completed command
     code, out, err = run_cli(*search.argv("--generations", "2", "--seed", "7"))
     assert code == 2 and "seed=0 (now 7)" in err and "another --study-name" in err
-
-
-def test_bad_input_is_one_line_with_the_fix(tmp_path: Path) -> None:
-    storage = f"sqlite:///{tmp_path}/optuna.db"
-    base = ["search", "--storage", storage, "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]
-    cases = [
-        (["--data", "no-such-dataset"], "unknown dataset 'no-such-dataset'"),
-        (["--backbone", "AlexNet"], "unknown backbone 'AlexNet'"),
-        (["--weights", str(tmp_path / "missing.h5")], "does not exist"),
-        (["--storage", "nosuchdb://x/y"], "cannot open the storage"),
-        (["--tracking-uri", "http://127.0.0.1:9"], "unreachable"),
-    ]
-    for extra, message in cases:
-        code, _, err = run_cli(*base, *extra)
-        assert code == 2, (extra, err)
-        assert message in err and "Traceback" not in err
-    optuna.create_study(study_name="minimising", storage=storage, direction="minimize")
-    code, _, err = run_cli(*base, "--study-name", "minimising", "--data", "digits")
-    assert code == 2 and "minimises" in err
-    other = optuna.create_study(study_name="other", storage=storage, direction="maximize")
-    other.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
-    code, _, err = run_cli(*base, "--study-name", "other", "--data", "digits")
-    assert code == 2 and "another search space" in err
-    assert len(other.trials) == 1  # nothing done is lost
-    code, _, err = run_cli("show", "--storage", storage)
-    assert code == 2 and "several studies" in err
-    code, _, err = run_cli("show", "--storage", storage, "--study-name", "typo")
-    assert code == 2 and "no study 'typo'" in err and "minimising" in err
-    with pytest.raises(SystemExit) as exit_info, contextlib.redirect_stderr(io.StringIO()):
-        main(["search", "--population", "0"])
-    assert exit_info.value.code == 2
-
-
-@pytest.mark.slow
-def test_ctrl_c_keeps_finished_trials_closes_the_run_and_a_rerun_continues(
-    tmp_path: Path,
-) -> None:
-    features = write_digit_features(tmp_path / "pixels.npz")
-    storage, tracking = f"sqlite:///{tmp_path}/optuna.db", f"sqlite:///{tmp_path}/mlflow.db"
-    argv = [
-        "search", "--data", str(features), "--storage", storage, "--tracking-uri", tracking,
-        "--study-name", "interrupted", "--population", "4", "--generations", "2",
-        "--max-epochs", "15", "--patience", "15", "--reports-dir", str(tmp_path / "r"),
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "optuna_hamming.cli", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("trial    1"):
-            break
-    # Interrupt trial 2 while it trains: once its run exists, it is inside the objective.
-    client = MlflowClient(tracking)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        running = client.search_runs(
-            [client.get_experiment_by_name("interrupted").experiment_id],
-            filter_string="params.trial_number = '2'",
-        )
-        if running:
-            break
-        time.sleep(0.1)
-    time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    assert "run the same command again to continue" in err
-    study = optuna.load_study(study_name="interrupted", storage=storage)
-    states = [t.state for t in study.trials]
-    assert states == [optuna.trial.TrialState.COMPLETE] * 2 + [optuna.trial.TrialState.FAIL]
-    runs = runs_by_role(tracking, "interrupted")
-    assert runs["study"][0].info.status == "KILLED"
-    status = {int(r.data.params["trial_number"]): r.info.status for r in runs["trial"]}
-    assert status == {0: "FINISHED", 1: "FINISHED", 2: "KILLED"}
-    changed = [a if a != "15" else "5" for a in argv]
-    code, _, err = run_cli(*changed)
-    assert code == 2 and "max_epochs=15 (now 5)" in err  # other options: refused
-    code, out, _ = run_cli(*[a if a != "2" else "1" for a in argv])
-    assert code == 0 and "continuing, 2 finished trials" in out
-    study = optuna.load_study(study_name="interrupted", storage=storage)
-    assert len(HammingGASampler.generations(study)) == 1
 
 
 def test_four_jobs_train_heads_in_threads_each_logged_to_its_own_run(tmp_path: Path) -> None:

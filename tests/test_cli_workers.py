@@ -36,7 +36,7 @@ def test_four_cli_workers_share_one_study_and_one_parent_run(tmp_path: Path) -> 
             for _ in range(4)
         ]
         outputs = [w.communicate(timeout=400) for w in workers]
-        for worker, (out, err) in zip(workers, outputs, strict=True):
+        for worker, (_, err) in zip(workers, outputs, strict=True):
             assert worker.returncode == 0, err.decode()[-3000:]
         client = MlflowClient(tracking)
         experiment = client.get_experiment_by_name(name)
