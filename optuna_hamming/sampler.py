@@ -32,17 +32,22 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from optuna_hamming import evolution
 from optuna_hamming._storage_writes import set_trial_attrs
 from optuna_hamming._validation import _check_int, _check_number
+from optuna_hamming.claims import (
+    MAX_MOVES,
+    Ticket,
+    claims_seen,
+    describe,
+    first_index,
+    moved_index,
+    one_process,
+    retried_child,
+)
 from optuna_hamming.generations import (
     CHILD_KEY,
     COMPACTED,
     GENE_ATTR,
-    GENERATION_ATTR,
-    ORIGIN_ATTR,
-    ORIGIN_ENQUEUED,
-    PARENTS_ATTR,
     PLAN_KEY_PREFIX,
     SEED_KEY,
     SUMMARY_PREFIX,
@@ -60,9 +65,6 @@ from optuna_hamming.generations import (
 from optuna_hamming.search_space import GenomeSpace, contains, gene_for
 
 _MAX_SEED = 2**62
-# Set by Optuna's RetryHeartbeatStaleTrialCallback on the copy of a trial whose worker died.
-RETRY_OF_KEY = "failed_trial"
-ORIGIN_RETRIED = "retried"
 
 
 @dataclass
@@ -73,16 +75,6 @@ class _StudyCache:
     plans: dict[int, Plan]
     open_generation: int
     scan_from: int = 0
-
-
-@dataclass
-class _Ticket:
-    """The child a running trial trains, for ``sample_independent`` and ``after_trial``."""
-
-    values: dict[str, Any]
-    space: GenomeSpace | None
-    planned_gene: str | None
-    rng: np.random.Generator
 
 
 class HammingGASampler(BaseSampler):
@@ -175,7 +167,7 @@ class HammingGASampler(BaseSampler):
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self._studies: dict[tuple[int, int], _StudyCache] = {}
-        self._tickets: dict[int, _Ticket] = {}
+        self._tickets: dict[int, Ticket] = {}
 
     # -- settings ------------------------------------------------------------------------
 
@@ -246,51 +238,39 @@ class HammingGASampler(BaseSampler):
         with self._lock:
             cache = self._cache_for(study)
             trials = storage.get_all_trials(study._study_id, deepcopy=False)
-            used, ahead = self._advance(study, cache, trials, own_number=trial.number)
+            used, ahead, racing = self._advance(study, cache, trials, own_number=trial.number)
             generation = cache.open_generation
-            plan = cache.plans[generation]
-            # Trials created before this one that have not claimed a child yet will claim
-            # the lowest free indices (they run this same rule), so leave those to them:
-            # workers that see each other's trials then never pick the same child.
-            retried = _retried_child(trial, generation)
-            if retried is not None:
-                # A retry of a child whose worker died (Optuna's heartbeat callback copies
-                # the trial): it takes the dead trial's place in the still open generation.
-                index = retried
-            else:
-                free = (i for i in range(len(used) + ahead + 1) if i not in used)
-                index = [next(free) for _ in range(ahead + 1)][-1]
-            child = self._child_at(plan, index, trials, cache.seed)
-            ticket = _Ticket(
-                values={}
-                if child is None or plan.space is None
-                else plan.space.decode(child.genome),
-                space=plan.space,
-                planned_gene=None,
-                rng=np.random.Generator(
-                    np.random.PCG64(np.random.SeedSequence([cache.seed, 0xC0FFEE, trial.number]))
-                ),
-            )
-            user: dict[str, Any] = {GENERATION_ATTR: generation}
-            if retried is not None:
-                user[ORIGIN_ATTR] = trial.user_attrs.get(ORIGIN_ATTR, ORIGIN_ENQUEUED)
-                user[PARENTS_ATTR] = trial.user_attrs.get(PARENTS_ATTR, [])
-            elif RETRY_OF_KEY in trial.system_attrs:
-                # Its generation closed meanwhile: it joins this one like an enqueued trial.
-                user[ORIGIN_ATTR], user[PARENTS_ATTR] = ORIGIN_RETRIED, []
-            elif enqueued:
-                user[ORIGIN_ATTR], user[PARENTS_ATTR] = ORIGIN_ENQUEUED, []
-            elif child is None:
-                user[ORIGIN_ATTR], user[PARENTS_ATTR] = evolution.ORIGIN_INITIAL, []
-            else:
-                user[ORIGIN_ATTR], user[PARENTS_ATTR] = child.origin, list(child.parents)
-                if plan.space is not None:
-                    ticket.planned_gene = user[GENE_ATTR] = plan.space.bitstring(child.genome)
-            self._tickets[trial._trial_id] = ticket
-            # The claim must be visible before the lock is released (threads read it).
-            set_trial_attrs(
-                storage, trial._trial_id, system={CHILD_KEY: [generation, index]}, user=user
-            )
+            retried = retried_child(trial, generation)
+            # A retry of a child whose worker died (Optuna's heartbeat callback copies the
+            # trial) takes the dead trial's place in its generation while that is open.
+            index = retried if retried is not None else first_index(used, ahead)
+            for moves in range(MAX_MOVES + 1):
+                child = self._child_at(cache.plans[generation], index, trials, cache.seed)
+                ticket, user = describe(
+                    trial,
+                    cache.plans[generation],
+                    child,
+                    seed=cache.seed,
+                    enqueued=enqueued,
+                    retried=retried is not None,
+                )
+                self._tickets[trial._trial_id] = ticket
+                # The claim must be visible before the lock is released (threads read it).
+                set_trial_attrs(
+                    storage, trial._trial_id, system={CHILD_KEY: [generation, index]}, user=user
+                )
+                if not racing or retried is not None or moves == MAX_MOVES or one_process(storage):
+                    break
+                # Another process may have claimed the same child from a snapshot taken
+                # before this claim was written (it showed that trial without a claim). Of
+                # two such claims, at least one sees the other on this read (each was
+                # written before its own read): it moves on. Trials created after the
+                # snapshot leave this one's child to it (the `ahead` rule).
+                trials = storage.get_all_trials(study._study_id, deepcopy=False)
+                taken, rivals = claims_seen(trials, generation, trial.number, index)
+                if not rivals:
+                    break
+                index = moved_index(taken, index, trial.number, rivals)
 
     def after_trial(
         self,
@@ -319,7 +299,7 @@ class HammingGASampler(BaseSampler):
             return ticket.planned_gene
         return self._gene_for(ticket, trial)
 
-    def _gene_for(self, ticket: _Ticket, trial: FrozenTrial) -> str:
+    def _gene_for(self, ticket: Ticket, trial: FrozenTrial) -> str:
         space = ticket.space
         if space is None or not set(trial.params) <= set(space.names):
             space = GenomeSpace.from_trials([trial], self._settings.float_bits)
@@ -382,25 +362,24 @@ class HammingGASampler(BaseSampler):
 
     def _advance(
         self, study: Study, cache: _StudyCache, trials: list[FrozenTrial], own_number: int
-    ) -> tuple[set[int], int]:
-        """Close every complete generation; return the child indices in use in the open one
-        and the number of running trials created before ``own_number`` that hold none yet."""
+    ) -> tuple[set[int], int, bool]:
+        """Close every complete generation; return the child indices in use in the open one,
+        the number of running trials created before ``own_number`` that hold none yet, and
+        whether any other running trial holds none yet (a claim may be racing this one)."""
         while True:
             generation = cache.open_generation
             plan = cache.plans[generation]
             claims: list[tuple[int, int, FrozenTrial]] = []
             used: set[int] = set()
             ahead = 0
+            racing = False
             first_relevant: int | None = None
             for trial in trials[cache.scan_from :]:
                 child = trial.system_attrs.get(CHILD_KEY)
                 running = not trial.state.is_finished()
-                if (
-                    child is None
-                    and trial.state == TrialState.RUNNING
-                    and (trial.number < own_number)
-                ):
-                    ahead += 1
+                if child is None and trial.state == TrialState.RUNNING:
+                    ahead += trial.number < own_number
+                    racing = racing or trial.number != own_number
                 if child is None or child[0] > generation:
                     if (running or child is not None) and first_relevant is None:
                         first_relevant = trial.number
@@ -417,7 +396,7 @@ class HammingGASampler(BaseSampler):
             claims.sort(key=lambda item: (item[0], item[1]))
             members = closing_members([t for _, _, t in claims], plan.needed)
             if members is None:
-                return used, ahead
+                return used, ahead, racing
             self._close(study, cache, plan, members, trials)
 
     def _close(
@@ -478,13 +457,3 @@ class HammingGASampler(BaseSampler):
             settings=self._settings,
             seed=seed,
         )
-
-
-def _retried_child(trial: FrozenTrial, open_generation: int) -> int | None:
-    """The child index a retried trial takes over, when its generation is still open."""
-    if RETRY_OF_KEY not in trial.system_attrs:
-        return None
-    claim = trial.system_attrs.get(CHILD_KEY)
-    if not isinstance(claim, list) or len(claim) != 2 or claim[0] != open_generation:
-        return None
-    return int(claim[1])

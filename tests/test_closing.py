@@ -10,7 +10,8 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.generations import closing_members
+from optuna_hamming.claims import claims_seen, first_index, moved_index
+from optuna_hamming.generations import CHILD_KEY, closing_members
 from tests.helpers import check_ga_history, paper_objective
 
 T0 = dt.datetime(2026, 1, 1)
@@ -101,3 +102,32 @@ def test_four_threads_leave_consistent_generations() -> None:
     )
     study.optimize(paper_objective, n_trials=120, n_jobs=4)
     assert check_ga_history(study, 6) >= 10
+
+
+def claimed(number: int, generation: int, index: int, state: TrialState = RUNNING) -> FrozenTrial:
+    trial = claim(number, state)
+    trial.system_attrs[CHILD_KEY] = [generation, index]
+    return trial
+
+
+def test_a_new_trial_leaves_the_lowest_free_children_to_older_unclaimed_trials() -> None:
+    assert first_index(set(), 0) == 0
+    assert first_index({0, 1, 3}, 0) == 2
+    assert first_index({0, 1, 3}, 1) == 4  # trial ahead takes 2
+    assert first_index({0, 1, 3}, 2) == 5  # two ahead take 2 and 4
+
+
+def test_rivals_for_one_child_move_apart_past_every_taken_child() -> None:
+    trials = [
+        claimed(3, 1, 0),
+        claimed(5, 1, 2),
+        claimed(6, 1, 2),
+        claimed(7, 0, 2),  # another generation
+        claimed(8, 1, 4, FAIL),  # a failed child still holds its index
+    ]
+    taken, rivals = claims_seen(trials, 1, own_number=9, own_index=2)
+    assert taken == {0, 2, 4} and rivals == [5, 6]
+    # Trial 9 ranks after both rivals; trial 4 would rank first.
+    assert moved_index(taken, 2, 9, rivals) == 7
+    assert moved_index(taken, 2, 4, rivals) == 5
+    assert claims_seen(trials, 1, own_number=3, own_index=0) == ({2, 4}, [])

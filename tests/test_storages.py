@@ -79,10 +79,11 @@ def test_three_processes_share_one_study(kind: str, tmp_path: Path) -> None:
     assert check_ga_history(study, 8) >= 7
     # Children were shared out: no two trials of a generation hold the same child index.
     claims = [tuple(t.system_attrs["hamming_ga:child"]) for t in study.trials]
-    # A duplicate needs a worker that cannot yet see a trial created just before its own
-    # (seen: none on an idle machine, 2 of 90 on PostgreSQL with a benchmark running beside).
-    # It costs one head trained twice, never a wrong generation.
-    assert len(claims) - len(set(claims)) <= 5
+    # Two workers that claim one child at the same instant see each other when they read
+    # back and move apart (claims.py); a duplicate left needs a claim that moved 5 times
+    # (seen: 1-3 in 800 trials of 8 workers on 2 cores). It would cost one head trained
+    # twice, never a wrong generation.
+    assert len(claims) - len(set(claims)) <= 1
 
 
 def test_killed_worker_study_resumes(tmp_path: Path) -> None:
