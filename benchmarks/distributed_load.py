@@ -55,15 +55,15 @@ def worker(storage: str, study_name: str, sampler_name: str, n_trials: int, out:
     Path(out).write_text(json.dumps(list(sampler.seconds.values())))
 
 
-def run(storage: str, sampler_name: str, n_workers: int, n_trials: int, tmp: Path) -> dict[str, Any]:
+def run(
+    storage: str, sampler_name: str, n_workers: int, n_trials: int, tmp: Path
+) -> dict[str, Any]:
     study_name = f"load-{sampler_name}-{n_workers}-{uuid.uuid4().hex[:8]}"
     optuna.create_study(study_name=study_name, storage=storage, direction="maximize")
     context = multiprocessing.get_context("spawn")
     outs = [tmp / f"{study_name}-{i}.json" for i in range(n_workers)]
     processes = [
-        context.Process(
-            target=worker, args=(storage, study_name, sampler_name, n_trials, str(out))
-        )
+        context.Process(target=worker, args=(storage, study_name, sampler_name, n_trials, str(out)))
         for out in outs
     ]
     start = time.perf_counter()

