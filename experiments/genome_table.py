@@ -1,0 +1,130 @@
+"""The validation macro F1 of every genome of the paper's space, with the project's objective.
+
+All 784 genomes of Table I (7 widths x 4 depths x 4 activations x 7 optimizers), each trained
+with ``--seeds`` training seeds by :class:`optuna_hamming.objective.HeadObjective` (up to 200
+epochs, early stopping with patience 5, macro F1 on the validation split) on the embedded
+default features: imbalanced animal-mnist (Table II proportions, seed 0) through the offline
+ImageNet MobileNetV2. One CSV row per (genome, seed), appended as it is trained, so the
+command can be stopped and rerun (it skips what the CSV holds) and split over machines with
+``--shard I/N``. ``experiments/sampler_comparison.py`` then compares samplers on the table
+in seconds.
+
+    KERAS_BACKEND=jax python experiments/genome_table.py              # all, 3 seeds (hours)
+    python experiments/genome_table.py --seeds 0 --limit 5            # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import time
+from pathlib import Path
+
+import keras
+import optuna
+
+from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
+from optuna_hamming.backbones.registry import default_cache_dir
+from optuna_hamming.data import load_animal_mnist, make_imbalanced, stratified_splits
+from optuna_hamming.features import extract_features
+from optuna_hamming.objective import HeadObjective
+from optuna_hamming.paper import ACTIVATIONS, LAYERS, NEURONS, OPTIMIZERS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FIELDS = (
+    "neurons", "layers", "activation", "optimizer", "seed", "macro_f1", "weighted_f1",
+    "accuracy", "epochs", "train_seconds", "backend",
+)  # fmt: skip
+
+
+def genomes() -> list[dict[str, object]]:
+    return [
+        {"neurons": n, "layers": depth, "activation": a, "optimizer": o}
+        for n, depth, a, o in itertools.product(NEURONS, LAYERS, ACTIVATIONS, OPTIMIZERS)
+    ]
+
+
+def done_in(path: Path) -> set[tuple[str, ...]]:
+    if not path.is_file():
+        return set()
+    with path.open() as handle:
+        return {
+            (r["neurons"], r["layers"], r["activation"], r["optimizer"], r["seed"])
+            for r in csv.DictReader(handle)
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=RESULTS / "genome_table.csv")
+    parser.add_argument("--shard", default="0/1", help="I/N: train every N-th genome from I")
+    parser.add_argument("--limit", type=int, default=None, help="stop after this many heads")
+    parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--patience", type=int, default=5)
+    args = parser.parse_args()
+    shard, shards = (int(x) for x in args.shard.split("/"))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    images = make_imbalanced(load_animal_mnist(), seed=0)
+    cache = default_cache_dir()
+    features, _ = extract_features(
+        images,
+        lambda: build_backbone(cache_dir=cache),
+        backbone_name=DEFAULT_BACKBONE,
+        weights_id=weights_identity(DEFAULT_BACKBONE, "imagenet"),
+        image_size=224,
+        cache_dir=cache / "features",
+    )
+    splits = stratified_splits(features.y, seed=0)
+    done = done_in(args.out)
+    names = ("neurons", "layers", "activation", "optimizer")
+    todo = [
+        (genome, seed)
+        for i, genome in enumerate(genomes())
+        if i % shards == shard
+        for seed in args.seeds
+        if (*(str(genome[k]) for k in names), str(seed)) not in done
+    ][: args.limit]
+    print(f"{len(done)} heads in {args.out}; training {len(todo)} on {keras.backend.backend()}")
+    new_file = not args.out.is_file()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    objectives = {
+        seed: HeadObjective(
+            features, splits, max_epochs=args.max_epochs, patience=args.patience, seed=seed
+        )
+        for seed in args.seeds
+    }
+    started = time.perf_counter()
+    with args.out.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        if new_file:
+            writer.writeheader()
+        for count, (genome, seed) in enumerate(todo, 1):
+            trial = optuna.trial.FixedTrial(genome)
+            value = objectives[seed](trial)
+            attrs = trial.user_attrs
+            writer.writerow(
+                {
+                    **genome,
+                    "seed": seed,
+                    "macro_f1": round(value, 6),
+                    "weighted_f1": round(attrs["weighted_f1"], 6),
+                    "accuracy": round(attrs["accuracy"], 6),
+                    "epochs": attrs["epochs"],
+                    "train_seconds": attrs["train_seconds"],
+                    "backend": keras.backend.backend(),
+                }
+            )
+            handle.flush()
+            elapsed = time.perf_counter() - started
+            print(
+                f"{count}/{len(todo)} {genome} seed {seed}: macro F1 {value:.4f} "
+                f"({elapsed / count:.1f} s per head)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
