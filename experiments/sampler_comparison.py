@@ -170,6 +170,57 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def markdown(summary: dict[str, Any]) -> str:
+    """The README tables: mean rank, median regret per task, top 1 %, repeated evaluations."""
+    budgets = [str(b) for b in summary["settings"]["budgets"]]
+    samplers = list(summary["mean_rank"][budgets[0]])
+    lines = ["Mean rank across tasks by median simple regret (1 = best):", ""]
+    lines.append("| sampler | " + " | ".join(f"{b} evaluations" for b in budgets) + " |")
+    lines.append("| --- |" + " --- |" * len(budgets))
+    for sampler in sorted(samplers, key=lambda x: summary["mean_rank"][budgets[-1]].get(x, 99)):
+        ranks = [summary["mean_rank"][b].get(sampler) for b in budgets]
+        cells = [f"{r:.2f}" if r is not None else "-" for r in ranks]
+        lines.append(f"| {sampler} | " + " | ".join(cells) + " |")
+    middle = budgets[len(budgets) // 2]
+    for title, budget, cell in (
+        (f"Median simple regret after {middle} evaluations (interquartile range)", middle,
+         lambda r: f"{r['regret_median']:.3g} ({r['regret_iqr'][0]:.3g}-{r['regret_iqr'][1]:.3g})"),
+        (f"Runs that reached the top 1 % within {budgets[-1]} evaluations, and the median "
+         "evaluations they needed", budgets[-1],
+         lambda r: f"{r['top1_reached']}/{r['seeds']}"
+         + (f", {r['top1_evals_median']:.0f}" if r["top1_evals_median"] else "")),
+    ):  # fmt: skip
+        lines += ["", title + ":", ""]
+        lines.append("| task | " + " | ".join(samplers) + " |")
+        lines.append("| --- |" + " --- |" * len(samplers))
+        for task, per_sampler in summary["tasks"].items():
+            cells = []
+            for sampler in samplers:
+                row = per_sampler.get(sampler, {}).get(budget)
+                if row is None and sampler == "GP":
+                    row = per_sampler.get(sampler, {}).get(budgets[0])
+                    cells.append(f"{cell(row)} (at {budgets[0]})" if row else "-")
+                else:
+                    cells.append(cell(row) if row else "-")
+            lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Share of evaluations spent on a configuration evaluated before (mean over tasks):",
+        "",
+    ]
+    lines.append("| sampler | " + " | ".join(budgets) + " |")
+    lines.append("| --- |" + " --- |" * len(budgets))
+    for sampler in samplers:
+        shares = []
+        for b in budgets:
+            rows = [t[sampler][b] for t in summary["tasks"].values() if b in t.get(sampler, {})]
+            shares.append(
+                f"{np.mean([r['repeated_evaluations'] for r in rows]):.0%}" if rows else "-"
+            )
+        lines.append(f"| {sampler} | " + " | ".join(shares) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
@@ -180,7 +231,14 @@ def main() -> None:
     parser.add_argument("--gp-seeds", type=int, default=5)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--out", default="sampler_comparison")
+    parser.add_argument(
+        "--tables-only", action="store_true", help="rewrite the .md tables from the .json"
+    )
     args = parser.parse_args()
+    if args.tables_only:
+        summary = json.loads((RESULTS / f"{args.out}.json").read_text())
+        (RESULTS / f"{args.out}.md").write_text(markdown(summary))
+        return
     if "GP" in args.samplers and importlib.util.find_spec("torch") is None:
         print("GPSampler needs torch (pip install -e '.[experiments]'): left out")
         args.samplers.remove("GP")
@@ -213,6 +271,7 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (RESULTS / f"{args.out}.md").write_text(markdown(summary))
     plot(runs, RESULTS / f"{args.out}_regret.png")
     print(json.dumps(summary["mean_rank"], indent=1))
 

