@@ -1,0 +1,264 @@
+"""The paper's Section IV on data that can be had here: the analogue of its Table III.
+
+For each dataset (imbalanced animal-mnist as in SPEC 6, scikit-image's lfw_subset, and
+scikit-learn's digits as a control) and backbone (the offline ImageNet MobileNetV2), and each
+seed (which draws the stratified split, the heads' initialisation and the GA's streams):
+
+* ``default-head``: a fixed head, one hidden layer of 256 ReLU units with Adam (the usual
+  transfer-learning head), trained with early stopping on the validation split, then retrained
+  on train + validation for its best epoch count;
+* ``logistic-regression``: scikit-learn's on the standardised features of train + validation;
+* ``hamming-ga``: the head the GA builds (HammingGASampler, the paper's settings by default:
+  population 30, retain 0.4, select 0.5, mutate 0.2, up to 200 epochs, patience 5, for
+  ``--generations`` generations), its best genome retrained on train + validation.
+
+All three are scored on the held-out test split by weighted and macro F1. One CSV row per
+(dataset, backbone, seed, method), appended as it is done, so a stopped run continues;
+``--tables-only`` rewrites the mean and spread table from the CSV. The first GA run also
+writes the paper's Figures 2-8 (fitness of the retained individuals per generation; every
+individual of the first, a middle and the last generation as part-A code x part-B code x
+fitness).
+
+    KERAS_BACKEND=jax python experiments/paper_protocol.py --generations 5      # hours on CPU
+    python experiments/paper_protocol.py --datasets lfw --seeds 0 --population 4 \\
+        --generations 1 --max-epochs 5 --out /tmp/smoke                         # minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+import optuna
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from optuna_hamming import HammingGASampler
+from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
+from optuna_hamming.backbones.registry import default_cache_dir
+from optuna_hamming.data import (
+    FeatureSet,
+    LabeledImages,
+    Splits,
+    load_animal_mnist,
+    load_digits_images,
+    load_lfw_subset,
+    make_imbalanced,
+    stratified_splits,
+)
+from optuna_hamming.features import extract_features
+from optuna_hamming.heads import HeadGenome
+from optuna_hamming.objective import HeadObjective, score, train_final_model
+from optuna_hamming.tracking.plots import save_figures, study_figures
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DATASETS: dict[str, Callable[[], LabeledImages]] = {
+    "animal-mnist-imbalanced": lambda: make_imbalanced(load_animal_mnist(), seed=0),
+    "lfw": load_lfw_subset,
+    "digits": load_digits_images,
+}
+DEFAULT_HEAD = {"neurons": 256, "layers": 1, "activation": "relu", "optimizer": "adam"}
+FIELDS = (
+    "dataset", "backbone", "seed", "method", "genome", "test_macro_f1", "test_weighted_f1",
+    "test_accuracy", "validation_macro_f1", "trials", "generations", "seconds",
+)  # fmt: skip
+
+
+def features_of(name: str, backbone: str) -> FeatureSet:
+    cache = default_cache_dir()
+    features, report = extract_features(
+        DATASETS[name](),
+        lambda: build_backbone(backbone, cache_dir=cache),
+        backbone_name=backbone,
+        weights_id=weights_identity(backbone, "imagenet"),
+        image_size=224,
+        cache_dir=cache / "features",
+    )
+    how = "cached" if report.cached else f"extracted in {report.seconds:.0f} s"
+    print(f"{name}: features {features.X.shape} from {backbone} ({how})", flush=True)
+    return features
+
+
+def default_head(
+    features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
+) -> dict[str, object]:
+    objective = HeadObjective(
+        features, splits, max_epochs=args.max_epochs, patience=args.patience, seed=seed
+    )
+    trial = optuna.trial.FixedTrial(DEFAULT_HEAD)
+    validation = objective(trial)
+    final = train_final_model(
+        HeadGenome.from_params(DEFAULT_HEAD),
+        features,
+        splits,
+        epochs=trial.user_attrs["best_epoch"],
+        seed=seed,
+    )
+    return {
+        "genome": HeadGenome.from_params(DEFAULT_HEAD).describe(),
+        "test": final.test,
+        "validation_macro_f1": validation,
+        "trials": 1,
+        "generations": 0,
+    }
+
+
+def logistic_regression(features: FeatureSet, splits: Splits, seed: int) -> dict[str, object]:
+    fit_on = np.concatenate([splits.train, splits.validation])
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, random_state=seed))
+    model.fit(features.X[fit_on], features.y[fit_on])
+    predicted = model.predict(features.X[splits.test])
+    return {
+        "genome": "",
+        "test": score(features.y[splits.test], predicted),
+        "validation_macro_f1": None,
+        "trials": 1,
+        "generations": 0,
+    }
+
+
+def hamming_ga(
+    features: FeatureSet,
+    splits: Splits,
+    seed: int,
+    args: argparse.Namespace,
+    figures: Path | None,
+) -> dict[str, object]:
+    objective = HeadObjective(
+        features, splits, max_epochs=args.max_epochs, patience=args.patience, seed=seed
+    )
+    sampler = HammingGASampler(population_size=args.population, seed=seed)
+    study = optuna.create_study(
+        direction="maximize", sampler=sampler, study_name=f"paper-protocol-{seed}"
+    )
+    while sampler.close_finished_generations(study) < args.generations:
+        study.optimize(objective, n_trials=1)
+    best = study.best_trial
+    genome = HeadGenome.from_params(best.params)
+    final = train_final_model(
+        genome, features, splits, epochs=best.user_attrs["best_epoch"], seed=seed
+    )
+    if figures is not None:
+        save_figures(study_figures(study), figures)
+    return {
+        "genome": genome.describe(),
+        "test": final.test,
+        "validation_macro_f1": best.value,
+        "trials": len(study.trials),
+        "generations": len(HammingGASampler.generations(study)),
+    }
+
+
+METHODS = ("default-head", "logistic-regression", "hamming-ga")
+
+
+def run_method(
+    method: str,
+    features: FeatureSet,
+    splits: Splits,
+    seed: int,
+    args: argparse.Namespace,
+    figures: Path | None,
+) -> dict[str, object]:
+    if method == "default-head":
+        return default_head(features, splits, seed, args)
+    if method == "logistic-regression":
+        return logistic_regression(features, splits, seed)
+    return hamming_ga(features, splits, seed, args, figures)
+
+
+def table(rows: list[dict[str, str]]) -> str:
+    """Mean and standard deviation over seeds of the test scores, per dataset and method."""
+    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["backbone"], row["method"]), []).append(row)
+    lines = [
+        "| dataset | backbone | method | seeds | test weighted F1 | test macro F1 | s per run |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (dataset, backbone, method), group in sorted(groups.items()):
+        cells = []
+        for key in ("test_weighted_f1", "test_macro_f1"):
+            values = np.array([float(r[key]) for r in group])
+            cells.append(
+                f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0:.3f}"
+            )
+        seconds = np.mean([float(r["seconds"]) for r in group])
+        lines.append(
+            f"| {dataset} | {backbone} | {method} | {len(group)} | {cells[0]} | {cells[1]} "
+            f"| {seconds:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--backbones", nargs="+", default=[DEFAULT_BACKBONE])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--population", type=int, default=30)
+    parser.add_argument("--generations", type=int, default=5)
+    parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS / "paper_protocol")
+    parser.add_argument("--tables-only", action="store_true")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rows_path = args.out.with_suffix(".csv")
+    rows = list(csv.DictReader(rows_path.open())) if rows_path.is_file() else []
+    done = {(r["dataset"], r["backbone"], r["seed"], r["method"]) for r in rows}
+    if not args.tables_only:
+        rows_path.parent.mkdir(parents=True, exist_ok=True)
+        new_file = not rows_path.is_file()
+        with rows_path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=FIELDS)
+            if new_file:
+                writer.writeheader()
+            for dataset in args.datasets:
+                for backbone in args.backbones:
+                    features = features_of(dataset, backbone)
+                    for seed in args.seeds:
+                        splits = stratified_splits(features.y, seed=seed)
+                        for method in METHODS:
+                            if (dataset, backbone, str(seed), method) in done:
+                                continue
+                            started = time.perf_counter()
+                            first = (dataset, seed) == (args.datasets[0], args.seeds[0])
+                            figures = Path(f"{args.out}_figures") if first else None
+                            outcome = run_method(method, features, splits, seed, args, figures)
+                            test = outcome["test"]
+                            row = {
+                                "dataset": dataset,
+                                "backbone": backbone,
+                                "seed": seed,
+                                "method": method,
+                                "genome": outcome["genome"],
+                                "test_macro_f1": round(test.macro_f1, 5),  # type: ignore[attr-defined]
+                                "test_weighted_f1": round(test.weighted_f1, 5),  # type: ignore[attr-defined]
+                                "test_accuracy": round(test.accuracy, 5),  # type: ignore[attr-defined]
+                                "validation_macro_f1": outcome["validation_macro_f1"],
+                                "trials": outcome["trials"],
+                                "generations": outcome["generations"],
+                                "seconds": round(time.perf_counter() - started, 1),
+                            }
+                            writer.writerow(row)
+                            handle.flush()
+                            rows.append({k: str(v) for k, v in row.items()})
+                            print(json.dumps(row), flush=True)
+    args.out.with_suffix(".md").write_text(
+        f"Keras backend {keras.backend.backend()}; population {args.population}, "
+        f"{args.generations} generations, up to {args.max_epochs} epochs, patience "
+        f"{args.patience}.\n\n" + table(rows)
+    )
+    print(args.out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
