@@ -6,7 +6,9 @@ epochs, early stopping with patience 5, macro F1 on the validation split) on the
 default features: imbalanced animal-mnist (Table II proportions, seed 0) through the offline
 ImageNet MobileNetV2. One CSV row per (genome, seed), appended as it is trained, so the
 command can be stopped and rerun (it skips what the CSV holds) and split over machines with
-``--shard I/N``. ``experiments/sampler_comparison.py`` then compares samplers on the table
+``--shard I/N`` (two shards side by side fill both cores of a 2-core machine). On JAX the
+compiled steps of each architecture are cached on disk, so seeds after the first skip XLA
+compilation. ``experiments/sampler_comparison.py`` then compares samplers on the table
 in seconds.
 
     KERAS_BACKEND=jax python experiments/genome_table.py              # all, 3 seeds (hours)
@@ -80,11 +82,12 @@ def main() -> None:
     splits = stratified_splits(features.y, seed=0)
     done = done_in(args.out)
     names = ("neurons", "layers", "activation", "optimizer")
+    # Seed by seed, so that a stopped run leaves whole one-seed tables behind.
     todo = [
         (genome, seed)
+        for seed in args.seeds
         for i, genome in enumerate(genomes())
         if i % shards == shard
-        for seed in args.seeds
         if (*(str(genome[k]) for k in names), str(seed)) not in done
     ][: args.limit]
     print(f"{len(done)} heads in {args.out}; training {len(todo)} on {keras.backend.backend()}")

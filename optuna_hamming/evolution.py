@@ -236,19 +236,20 @@ def random_unseen_genome(
 ) -> IntArray | None:
     """A uniformly drawn genome for which ``is_seen`` is false, or None when none is left.
 
-    Small spaces are enumerated; large ones are rejection-sampled ``max_draws`` times first.
+    Rejection sampling first: it is uniform over the unseen genomes and, unless nearly all are
+    seen, needs a few draws. Only when ``max_draws`` draws all hit seen genomes is the space
+    (its first million genomes, if larger) enumerated, which is also uniform and tells when
+    none is left. Small spaces try fewer draws before enumerating, since enumeration is cheap.
     """
     size = space_size(layout)
-    if size > 100_000:
-        for _ in range(max_draws):
-            candidate = random_genome(layout, rng)
-            if not is_seen(candidate):
-                return candidate
-    candidates = [
-        np.array(np.unravel_index(flat, layout.cardinalities), dtype=np.int64)
-        for flat in range(min(size, 1_000_000))
-    ]
-    unseen = [c for c in candidates if not is_seen(c)]
+    for _ in range(max_draws if size > 100_000 else min(max_draws, 64)):
+        candidate = random_genome(layout, rng)
+        if not is_seen(candidate):
+            return candidate
+    grid = np.stack(
+        np.unravel_index(np.arange(min(size, 1_000_000)), layout.cardinalities), axis=1
+    ).astype(np.int64)
+    unseen = [row for row in grid if not is_seen(row)]
     if not unseen:
         return None
     return unseen[int(rng.integers(len(unseen)))]

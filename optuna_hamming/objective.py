@@ -21,6 +21,7 @@ import numpy.typing as npt
 import optuna
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
+from optuna_hamming.compilation_cache import use_jax_compilation_cache
 from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
 from optuna_hamming.heads import HeadGenome, build_head
@@ -175,7 +176,9 @@ class HeadObjective:
 
     ``features`` and ``splits`` come from :mod:`optuna_hamming.features` and
     :func:`optuna_hamming.data.stratified_splits`. The seed of each trial's training is
-    ``seed + trial.number``, so a trial can be retrained exactly.
+    ``seed + trial.number``, so a trial can be retrained exactly. On JAX it turns on the
+    persistent compilation cache (:mod:`optuna_hamming.compilation_cache`) unless
+    ``compilation_cache=False``.
     """
 
     def __init__(
@@ -188,6 +191,7 @@ class HeadObjective:
         batch_size: int = 32,
         seed: int = 0,
         jit_compile: bool | str = "auto",
+        compilation_cache: bool | str | Path = True,
     ) -> None:
         if max_epochs < 1:
             raise ValueError(f"`max_epochs` must be >= 1, got {max_epochs}; the paper uses 200")
@@ -205,6 +209,10 @@ class HeadObjective:
         self.X_val, self.y_val = X[splits.validation], y[splits.validation]
         self.n_classes = len(features.class_names)
         self.jit_compile = jit_compile
+        # On JAX, heads of an architecture met before load their compiled steps from disk
+        # (True: under the project cache; a path: there; False: compile every head).
+        if compilation_cache is not False:
+            use_jax_compilation_cache(None if compilation_cache is True else compilation_cache)
 
     def __call__(self, trial: optuna.Trial) -> float:
         genome = HeadGenome.from_params(suggest_paper_genome(trial))

@@ -324,3 +324,38 @@ def test_random_unseen_genome_finds_the_last_one() -> None:
         layout, lambda g: not np.array_equal(g, last), np.random.default_rng(0)
     )
     assert found is not None and found.tolist() == [2, 1]
+
+
+@given(
+    cardinalities=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    seen_share=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**16),
+)
+def test_random_unseen_genome_is_unseen_and_none_only_when_all_are_seen(
+    cardinalities: list[int], seen_share: float, seed: int
+) -> None:
+    layout = GenomeLayout(tuple(cardinalities))
+    everything = [np.array(g) for g in np.ndindex(*cardinalities)]
+    rng = np.random.default_rng(seed)
+    seen = {g.tobytes() for g in everything if rng.random() < seen_share}
+    found = evolution.random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng)
+    if len(seen) == len(everything):
+        assert found is None
+    else:
+        assert found is not None and found.tobytes() not in seen
+        assert all(0 <= v < c for v, c in zip(found, cardinalities, strict=True))
+
+
+def test_random_unseen_genome_is_uniform_over_the_unseen() -> None:
+    layout = GenomeLayout((4, 4))
+    seen = {np.array(g).tobytes() for g in np.ndindex(4, 4) if sum(g) % 2 == 0}
+    rng = np.random.default_rng(0)
+    draws = [
+        evolution.random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng)
+        for _ in range(4000)
+    ]
+    counts = np.unique([d.tobytes() for d in draws if d is not None], return_counts=True)[1]
+    # 8 unseen genomes, 500 expected each: a chi-square with 7 degrees of freedom under 24.3
+    # fails a uniform sampler once in a thousand runs; this seed is fixed, so never.
+    assert len(counts) == 8
+    assert float(((counts - 500) ** 2 / 500).sum()) < 24.3

@@ -216,6 +216,7 @@ def run_search(args: argparse.Namespace) -> int:
             patience=args.patience,
             batch_size=args.batch_size,
             seed=args.seed,
+            compilation_cache=Path(args.cache_dir) / "jax-compilation" if args.cache_dir else True,
         )
         _optimize(study, sampler, tracker, tracker.track(objective), args)
         print_generation_table(study)
