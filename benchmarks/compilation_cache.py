@@ -40,10 +40,10 @@ def main() -> None:
     import jax
     import keras
     import optuna
-    from jax.experimental.compilation_cache import compilation_cache
-
     from _timing import machine
     from head_training import default_features
+    from jax.experimental.compilation_cache import compilation_cache
+
     from optuna_hamming.compilation_cache import use_jax_compilation_cache
     from optuna_hamming.data import stratified_splits
     from optuna_hamming.objective import HeadObjective
