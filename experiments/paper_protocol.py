@@ -87,12 +87,19 @@ def features_of(name: str, backbone: str) -> FeatureSet:
     return features
 
 
+def paper_objective(
+    features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
+) -> HeadObjective:
+    """The objective both trained methods use: the paper's epochs and patience."""
+    return HeadObjective(
+        features, splits, max_epochs=args.max_epochs, patience=args.patience, seed=seed
+    )
+
+
 def default_head(
     features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
 ) -> dict[str, object]:
-    objective = HeadObjective(
-        features, splits, max_epochs=args.max_epochs, patience=args.patience, seed=seed
-    )
+    objective = paper_objective(features, splits, seed, args)
     trial = optuna.trial.FixedTrial(DEFAULT_HEAD)
     validation = objective(trial)
     final = train_final_model(
@@ -132,9 +139,7 @@ def hamming_ga(
     args: argparse.Namespace,
     figures: Path | None,
 ) -> dict[str, object]:
-    objective = HeadObjective(
-        features, splits, max_epochs=args.max_epochs, patience=args.patience, seed=seed
-    )
+    objective = paper_objective(features, splits, seed, args)
     sampler = HammingGASampler(population_size=args.population, seed=seed)
     study = optuna.create_study(
         direction="maximize", sampler=sampler, study_name=f"paper-protocol-{seed}"

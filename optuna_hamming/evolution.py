@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -194,6 +195,15 @@ def breed_one(
     return Child(mutate(male_genome, layout, rng), ORIGIN_FORCED_MUTATION, male, female)
 
 
+class BreedingOperators(TypedDict):
+    """The keyword arguments that every breeding rule below shares."""
+
+    split: int
+    mutate_rate: float
+    rng: np.random.Generator
+    forced_mutation: bool
+
+
 def breed(
     parent_genomes: Sequence[IntArray],
     n_children: int,
@@ -281,16 +291,19 @@ def breed_skipping_duplicates(
     def taken(genome: IntArray) -> bool:
         return genome.tobytes() in planned or is_evaluated(genome)
 
+    def bred() -> Child:
+        return breed_one(
+            parent_genomes,
+            layout,
+            split=split,
+            mutate_rate=mutate_rate,
+            rng=rng,
+            forced_mutation=forced_mutation,
+        )
+
     def fresh_child() -> Child | None:
         for _ in range(max_redraws):
-            child = breed_one(
-                parent_genomes,
-                layout,
-                split=split,
-                mutate_rate=mutate_rate,
-                rng=rng,
-                forced_mutation=forced_mutation,
-            )
+            child = bred()
             if not taken(child.genome):
                 return child
         genome = random_unseen_genome(layout, taken, rng)
@@ -300,14 +313,7 @@ def breed_skipping_duplicates(
 
     result: list[tuple[Child, bool]] = []
     for _ in range(n_children):
-        child = breed_one(
-            parent_genomes,
-            layout,
-            split=split,
-            mutate_rate=mutate_rate,
-            rng=rng,
-            forced_mutation=forced_mutation,
-        )
+        child = bred()
         if is_evaluated(child.genome):
             result.append((child, True))
             continue

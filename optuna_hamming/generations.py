@@ -225,6 +225,10 @@ def close_generation(
     carried = [members[i] for i in selection.parents]
     n_children = settings.population_size - len(selection.parents)
     split = settings.split_for(space)
+    # The keyword set both breeding rules share (the paper's operators and their ablations).
+    operators = evolution.BreedingOperators(
+        split=split, mutate_rate=settings.mutate, rng=rng, forced_mutation=settings.forced_mutation
+    )
     bred: list[tuple[evolution.Child, bool]] = []
     archive: dict[bytes, tuple[float, int]] = {}
     if settings.skip_duplicates:
@@ -233,10 +237,7 @@ def close_generation(
             parent_genomes,
             n_children,
             layout,
-            split=split,
-            mutate_rate=settings.mutate,
-            rng=rng,
-            forced_mutation=settings.forced_mutation,
+            **operators,
             is_evaluated=lambda g: g.tobytes() in archive,
             max_redraws=settings.max_redraws,
         )
@@ -244,15 +245,7 @@ def close_generation(
             # Every genome of the space has been evaluated: fall back to the paper's rule.
             bred = []
     if not bred:
-        plain = evolution.breed(
-            parent_genomes,
-            n_children,
-            layout,
-            split=split,
-            mutate_rate=settings.mutate,
-            rng=rng,
-            forced_mutation=settings.forced_mutation,
-        )
+        plain = evolution.breed(parent_genomes, n_children, layout, **operators)
         bred = [(child, False) for child in plain]
     planned: list[PlannedChild] = []
     for child, evaluated in bred:
