@@ -132,7 +132,17 @@ def logistic_regression(features: FeatureSet, splits: Splits, seed: int) -> dict
     }
 
 
+def fail_interrupted_trials(study: optuna.Study) -> None:
+    """Mark FAIL the trials a stopped run left RUNNING: this script is the study's only worker.
+
+    The sampler keeps a failed trial's child index held and breeds an extra child in its place.
+    """
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+
+
 def hamming_ga(
+    name: str,
     features: FeatureSet,
     splits: Splits,
     seed: int,
@@ -141,9 +151,16 @@ def hamming_ga(
 ) -> dict[str, object]:
     objective = paper_objective(features, splits, seed, args)
     sampler = HammingGASampler(population_size=args.population, seed=seed)
+    # Each GA run is a study in one SQLite file beside the CSV, so a stopped run continues
+    # where it was (a run is 150 heads at the paper's settings) and optuna-dashboard shows it.
     study = optuna.create_study(
-        direction="maximize", sampler=sampler, study_name=f"paper-protocol-{seed}"
+        direction="maximize",
+        sampler=sampler,
+        storage=f"sqlite:///{args.out}_studies.db",
+        study_name=f"{name}-population{args.population}",
+        load_if_exists=True,
     )
+    fail_interrupted_trials(study)
     while sampler.close_finished_generations(study) < args.generations:
         study.optimize(objective, n_trials=1)
     best = study.best_trial
@@ -167,6 +184,7 @@ METHODS = ("default-head", "logistic-regression", "hamming-ga")
 
 def run_method(
     method: str,
+    name: str,
     features: FeatureSet,
     splits: Splits,
     seed: int,
@@ -177,7 +195,7 @@ def run_method(
         return default_head(features, splits, seed, args)
     if method == "logistic-regression":
         return logistic_regression(features, splits, seed)
-    return hamming_ga(features, splits, seed, args, figures)
+    return hamming_ga(name, features, splits, seed, args, figures)
 
 
 def table(rows: list[dict[str, str]]) -> str:
@@ -204,7 +222,7 @@ def table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--backbones", nargs="+", default=[DEFAULT_BACKBONE, LITE0_BACKBONE])
@@ -215,7 +233,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS / "paper_protocol")
     parser.add_argument("--tables-only", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows_path = args.out.with_suffix(".csv")
     rows = list(csv.DictReader(rows_path.open())) if rows_path.is_file() else []
@@ -236,9 +254,14 @@ def main() -> None:
                             if (dataset, backbone, str(seed), method) in done:
                                 continue
                             started = time.perf_counter()
-                            first = (dataset, seed) == (args.datasets[0], args.seeds[0])
+                            first = (dataset, backbone, seed) == (
+                                args.datasets[0], args.backbones[0], args.seeds[0]
+                            )  # fmt: skip
                             figures = Path(f"{args.out}_figures") if first else None
-                            outcome = run_method(method, features, splits, seed, args, figures)
+                            name = f"{dataset}-{backbone}-seed{seed}"
+                            outcome = run_method(
+                                method, name, features, splits, seed, args, figures
+                            )
                             test = outcome["test"]
                             row = {
                                 "dataset": dataset,

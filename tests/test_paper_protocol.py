@@ -1,0 +1,66 @@
+"""experiments/paper_protocol.py end to end on lfw_subset, and a stopped GA run continuing."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+
+pytestmark = pytest.mark.keras
+
+
+def rows_of(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_protocol_scores_three_methods_and_a_stopped_ga_run_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paper_protocol import main
+
+    from optuna_hamming import HammingGASampler
+
+    monkeypatch.setenv("OPTUNA_HAMMING_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "protocol"
+    arguments = [
+        "--datasets", "lfw", "--backbones", "torchvision-mobilenet-v2", "--seeds", "0",
+        "--population", "4", "--max-epochs", "2", "--out", str(out),
+    ]  # fmt: skip
+    main([*arguments, "--generations", "1"])
+    rows = rows_of(out.with_suffix(".csv"))
+    assert [r["method"] for r in rows] == ["default-head", "logistic-regression", "hamming-ga"]
+    for row in rows:
+        assert 0.0 <= float(row["test_macro_f1"]) <= 1.0
+        assert float(row["test_accuracy"]) > 0.5  # two balanced classes, ImageNet features
+    assert rows[2]["generations"] == "1" and int(rows[2]["trials"]) >= 4
+    assert (out.parent / "protocol_figures").is_dir()
+    table = out.with_suffix(".md").read_text()
+    assert "| lfw | torchvision-mobilenet-v2 | hamming-ga | 1 |" in table
+
+    # A run stopped inside the GA: its row is not written and one trial is left RUNNING.
+    storage = f"sqlite:///{out}_studies.db"
+    name = "lfw-torchvision-mobilenet-v2-seed0-population4"
+    study = optuna.load_study(study_name=name, storage=storage)
+    first_trials = [(t.number, t.params) for t in study.trials]
+    study.ask()
+    with out.with_suffix(".csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows[:2])
+
+    main([*arguments, "--generations", "2"])
+    rows = rows_of(out.with_suffix(".csv"))
+    assert [r["method"] for r in rows] == ["default-head", "logistic-regression", "hamming-ga"]
+    assert rows[2]["generations"] == "2"
+    study = optuna.load_study(study_name=name, storage=storage)
+    assert [(t.number, t.params) for t in study.trials[: len(first_trials)]] == first_trials
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.FAIL) == 1  # the stopped run's trial
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert len(HammingGASampler.generations(study)) == 2
