@@ -10,8 +10,8 @@ seed (which draws the stratified split, the heads' initialisation and the GA's s
   on train + validation for its best epoch count;
 * ``logistic-regression``: scikit-learn's on the standardised features of train + validation;
 * ``hamming-ga``: the head the GA builds (HammingGASampler, the paper's settings by default:
-  population 30, retain 0.4, select 0.5, mutate 0.2, up to 200 epochs, patience 5, for
-  ``--generations`` generations), its best genome retrained on train + validation.
+  population 30, retain 0.4, select 0.5, mutate 0.2, up to 200 epochs, patience 5, no
+  pruning, for ``--generations`` generations), its best genome retrained on train + validation.
 
 All three are scored on the held-out test split by weighted and macro F1. One CSV row per
 (dataset, backbone, seed, method), appended as it is done, so a stopped run continues;
@@ -156,6 +156,9 @@ def hamming_ga(
     study = optuna.create_study(
         direction="maximize",
         sampler=sampler,
+        # The paper trains every head to early stopping; Optuna's default MedianPruner would
+        # stop most after one epoch and grade them by that epoch's score.
+        pruner=optuna.pruners.NopPruner(),
         storage=f"sqlite:///{args.out}_studies.db",
         study_name=f"{name}-population{args.population}",
         load_if_exists=True,
