@@ -311,7 +311,8 @@ def main() -> int:
     lines += [
         "",
         "| backend | search heads/min | overhead | mean epochs | best macro F1 | "
-        "RSS MB every 20 short heads | extraction img/s first, cached |",
+        "RSS MB every 20 short heads | features img/s, 1st and 2nd load "
+        "(both cache reads when warm) |",
         "|---" * 7 + "|",
     ]
     for backend, result in results.items():
