@@ -225,6 +225,17 @@ def table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def key_of(row: dict[str, str]) -> tuple[str, str, str, str]:
+    return row["dataset"], row["backbone"], row["seed"], row["method"]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
@@ -239,8 +250,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows_path = args.out.with_suffix(".csv")
-    rows = list(csv.DictReader(rows_path.open())) if rows_path.is_file() else []
-    done = {(r["dataset"], r["backbone"], r["seed"], r["method"]) for r in rows}
     if not args.tables_only:
         rows_path.parent.mkdir(parents=True, exist_ok=True)
         new_file = not rows_path.is_file()
@@ -254,6 +263,8 @@ def main(argv: list[str] | None = None) -> None:
                     for seed in args.seeds:
                         splits = stratified_splits(features.y, seed=seed)
                         for method in METHODS:
+                            # Read again: another process (say, --seeds 2) may share the CSV.
+                            done = {key_of(r) for r in read_rows(rows_path)}
                             if (dataset, backbone, str(seed), method) in done:
                                 continue
                             started = time.perf_counter()
@@ -282,12 +293,11 @@ def main(argv: list[str] | None = None) -> None:
                             }
                             writer.writerow(row)
                             handle.flush()
-                            rows.append({k: str(v) for k, v in row.items()})
                             print(json.dumps(row), flush=True)
     args.out.with_suffix(".md").write_text(
         f"Keras backend {keras.backend.backend()}; population {args.population}, "
         f"{args.generations} generations, up to {args.max_epochs} epochs, patience "
-        f"{args.patience}.\n\n" + table(rows)
+        f"{args.patience}.\n\n" + table(read_rows(rows_path))
     )
     print(args.out.with_suffix(".md").read_text())
 
