@@ -60,7 +60,7 @@ def test_a_comparison_run_reports_anytime_regret() -> None:
     assert f"| hpobench/car | {regret[-1]:.3g}" in tables and "2/2" in tables
 
 
-def test_the_genome_table_task_waits_for_every_genome_and_averages_the_seeds(
+def test_the_genome_table_task_waits_for_every_genome_and_averages_the_complete_seeds(
     tmp_path: Path,
 ) -> None:
     import csv
@@ -83,6 +83,17 @@ def test_the_genome_table_task_waits_for_every_genome_and_averages_the_seeds(
         )
     task = genome_table_task(path)
     assert task is not None and len(task.scores) == 784
-    assert task.scores[(0, 0, 0, 0)] == pytest.approx(0.05)  # (0.0 + 0.1) / 2
+    # Seed 1 misses the last genome, so only seed 0 counts, for every genome alike.
+    assert task.scores[(0, 0, 0, 0)] == pytest.approx(0.0)
+    assert task.scores[(0, 0, 0, 1)] == pytest.approx(0.001)
     assert task.best == pytest.approx(0.9)
+    with path.open("a", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=FIELDS, restval="").writerow(
+            {**everything[-1], "seed": 1, "macro_f1": 0.7}
+        )
+    task = genome_table_task(path)
+    assert task is not None
+    assert task.scores[(0, 0, 0, 0)] == pytest.approx(0.05)  # (0.0 + 0.1) / 2
+    assert task.scores[(6, 3, 3, 6)] == pytest.approx(0.8)  # the last genome: (0.9 + 0.7) / 2
+    assert task.best == pytest.approx((0.782 + 0.882) / 2)  # now the one before it
     assert task.names == ("neurons", "layers", "activation", "optimizer")
