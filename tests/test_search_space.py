@@ -137,3 +137,25 @@ def test_demo_runs_and_continues(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert demo_main(["--storage", url, "--generations", "5", "--population", "6"]) == 0
     study = optuna.load_study(study_name="hamming-demo", storage=url)
     assert len(study.user_attrs) >= 5
+
+
+def test_archive_keys_follow_the_space_the_archive_is_built_for() -> None:
+    """The archive's memo of genome keys is per space: a changed range re-encodes."""
+    from optuna_hamming.generations import build_archive
+
+    narrow = {"x": FloatDistribution(0.0, 1.0), "c": CategoricalDistribution(["a", "b"])}
+    wide = {"x": FloatDistribution(0.0, 4.0), "c": CategoricalDistribution(["a", "b"])}
+    trials = [
+        create_trial(params={"x": 1.0, "c": "b"}, distributions=narrow, value=0.5),
+        create_trial(params={"x": 1.0, "c": "b"}, distributions=narrow, value=0.7),
+    ]
+    for trial, number in zip(trials, (0, 1), strict=True):
+        trial.number = number
+    for distributions in (narrow, wide, narrow):
+        space = GenomeSpace(tuple(distributions), tuple(distributions.values()), 4)
+        archive = build_archive(trials, space, maximize=True)
+        # Both trials are one genome; the better one stands for it.
+        assert archive == {space.encode(trials[0].params).tobytes(): (0.7, 1)}
+    spaces = [GenomeSpace(tuple(d), tuple(d.values()), 4) for d in (narrow, wide)]
+    keys = {next(iter(build_archive(trials, space, maximize=True))) for space in spaces}
+    assert len(keys) == 2  # x = 1.0 is the top of one range and a quarter of the other
