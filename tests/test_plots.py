@@ -57,6 +57,9 @@ def test_retained_fitness_figure_draws_exactly_the_retained_individuals() -> Non
     line = axes.lines[0]
     assert list(line.get_xdata()) == list(generations)
     np.testing.assert_allclose(line.get_ydata(), [s["mean_retained"] for s in generations.values()])
+    figure.canvas.draw()  # ticks are placed at draw time
+    ticks = [t for t in axes.get_xticks() if axes.get_xlim()[0] <= t <= axes.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # generations are whole numbers
 
 
 def test_generation_scatter_puts_every_member_at_its_codes_and_fitness() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import optuna
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from optuna.trial import TrialState
 
 from optuna_hamming import evolution
@@ -43,6 +44,7 @@ def retained_fitness_figure(
     if means:
         axes.plot(*zip(*means, strict=True), color="C3", marker="o", label="mean of the retained")
     axes.set_xlabel("generation")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "generation 2.5" ticks
     axes.set_ylabel(f"fitness ({metric})")
     axes.set_title(title or "Fitness of the retained individuals per generation")
     axes.grid(alpha=0.3)
