@@ -31,6 +31,7 @@ def test_the_protocol_scores_three_methods_and_a_stopped_ga_run_continues(
     arguments = [
         "--datasets", "lfw", "--backbones", "torchvision-mobilenet-v2", "--seeds", "0",
         "--population", "4", "--max-epochs", "2", "--out", str(out),
+        "--figures-of", "lfw-torchvision-mobilenet-v2-seed0",
     ]  # fmt: skip
     main([*arguments, "--generations", "1"])
     rows = rows_of(out.with_suffix(".csv"))
@@ -39,7 +40,8 @@ def test_the_protocol_scores_three_methods_and_a_stopped_ga_run_continues(
         assert 0.0 <= float(row["test_macro_f1"]) <= 1.0
         assert float(row["test_accuracy"]) > 0.5  # two balanced classes, ImageNet features
     assert rows[2]["generations"] == "1" and int(rows[2]["trials"]) >= 4
-    assert (out.parent / "protocol_figures").is_dir()
+    figures = sorted(p.name for p in (out.parent / "protocol_figures").iterdir())
+    assert "retained_fitness.png" in figures and "generation_0_scatter.png" in figures
     table = out.with_suffix(".md").read_text()
     assert "| lfw | torchvision-mobilenet-v2 | hamming-ga | 1 |" in table
 
