@@ -66,3 +66,8 @@ def test_the_protocol_scores_three_methods_and_a_stopped_ga_run_continues(
     assert states.count(optuna.trial.TrialState.FAIL) == 1  # the stopped run's trial
     assert optuna.trial.TrialState.RUNNING not in states
     assert len(HammingGASampler.generations(study)) == 2
+
+    # --methods runs the named methods alone (here the baseline that needs no Keras).
+    main([*arguments, "--seeds", "1", "--methods", "logistic-regression"])
+    rows = rows_of(out.with_suffix(".csv"))
+    assert [(r["seed"], r["method"]) for r in rows[3:]] == [("1", "logistic-regression")]
