@@ -152,7 +152,7 @@ def hamming_ga(
     objective = paper_objective(features, splits, seed, args)
     sampler = HammingGASampler(population_size=args.population, seed=seed)
     # Each GA run is a study in one SQLite file beside the CSV, so a stopped run continues
-    # where it was (a run is 150 heads at the paper's settings) and optuna-dashboard shows it.
+    # where it was (about 100 heads at 5 generations) and optuna-dashboard shows it.
     study = optuna.create_study(
         direction="maximize",
         sampler=sampler,
