@@ -33,7 +33,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming._storage_writes import set_trial_attrs
-from optuna_hamming._validation import _check_int, _check_number
+from optuna_hamming._validation import _check_int, checked_settings
 from optuna_hamming.claims import (
     MAX_MOVES,
     Ticket,
@@ -114,61 +114,11 @@ class HammingGASampler(BaseSampler):
         hamming_gate: bool = True,
         forced_mutation: bool = True,
     ) -> None:
-        population_size = _check_int(
-            "population_size",
-            population_size,
-            low=2,
-            high=None,
-            hint="Pass population_size=30 (the paper's value) or another int >= 2.",
-        )
-        rates = {
-            name: _check_number(
-                name,
-                value,
-                low=0.0,
-                high=1.0,
-                hint=f"Pass a probability, e.g. {name}={default} (the paper's value).",
-            )
-            for name, value, default in (
-                ("retain", retain, 0.4),
-                ("select", select, 0.5),
-                ("mutate", mutate, 0.2),
-            )
-        }
-        if crossover_split is not None:
-            crossover_split = _check_int(
-                "crossover_split",
-                crossover_split,
-                low=0,
-                high=None,
-                hint="Pass the number of leading parameters in part A, or None for half.",
-            )
-        float_bits = _check_int(
-            "float_bits",
-            float_bits,
-            low=1,
-            high=30,
-            hint="Pass e.g. float_bits=8 for 256 grid points per continuous float.",
-        )
-        max_redraws = _check_int(
-            "max_redraws", max_redraws, low=1, high=None, hint="Pass e.g. max_redraws=100."
-        )
-        for flag, value in (
-            ("skip_duplicates", skip_duplicates),
-            ("hamming_gate", hamming_gate),
-            ("forced_mutation", forced_mutation),
-        ):
-            if not isinstance(value, bool):
-                raise TypeError(f"`{flag}` must be True or False, got {value!r}.")
-        if seed is not None:
-            seed = _check_int(
-                "seed", seed, low=0, high=_MAX_SEED - 1, hint="Pass a non-negative int or None."
-            )
-        self._settings = Settings(
+        self._settings = checked_settings(
             population_size=population_size,
-            retain=rates["retain"],
-            select=rates["select"],
-            mutate=rates["mutate"],
+            retain=retain,
+            select=select,
+            mutate=mutate,
             crossover_split=crossover_split,
             float_bits=float_bits,
             skip_duplicates=skip_duplicates,
@@ -176,6 +126,10 @@ class HammingGASampler(BaseSampler):
             hamming_gate=hamming_gate,
             forced_mutation=forced_mutation,
         )
+        if seed is not None:
+            seed = _check_int(
+                "seed", seed, low=0, high=_MAX_SEED - 1, hint="Pass a non-negative int or None."
+            )
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
