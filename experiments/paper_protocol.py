@@ -43,7 +43,7 @@ from sklearn.preprocessing import StandardScaler
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
-from optuna_hamming.backbones.registry import LITE0_BACKBONE, default_cache_dir
+from optuna_hamming.backbones.registry import BACKBONES, LITE0_BACKBONE, default_cache_dir
 from optuna_hamming.data import (
     FeatureSet,
     LabeledImages,
@@ -236,6 +236,22 @@ def key_of(row: dict[str, str]) -> tuple[str, str, str, str]:
     return row["dataset"], row["backbone"], row["seed"], row["method"]
 
 
+def check_figures_of(parser: argparse.ArgumentParser, name: str) -> None:
+    """A --figures-of that names no possible run would silently draw nothing: refuse it."""
+    if name == "none":
+        return
+    for dataset in DATASETS:
+        for backbone in BACKBONES:
+            prefix = f"{dataset}-{backbone}-seed"
+            if name.startswith(prefix) and name[len(prefix) :].isdigit():
+                return
+    parser.error(
+        f"--figures-of {name!r} names no run: pass DATASET-BACKBONE-seedN with DATASET one of "
+        f"{', '.join(DATASETS)} and BACKBONE one of {', '.join(BACKBONES)} (for example "
+        f"animal-mnist-imbalanced-{DEFAULT_BACKBONE}-seed0), or 'none' to draw no figures"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
@@ -253,10 +269,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--figures-of",
         default=f"animal-mnist-imbalanced-{DEFAULT_BACKBONE}-seed0",
-        help="the GA run (DATASET-BACKBONE-seedN) whose Figures 2-8 go to OUT_figures/",
+        help="the GA run (DATASET-BACKBONE-seedN) whose Figures 2-8 go to OUT_figures/; 'none'",
     )
     parser.add_argument("--tables-only", action="store_true")
     args = parser.parse_args(argv)
+    check_figures_of(parser, args.figures_of)
+    if args.figures_of != "none" and not any(
+        args.figures_of == f"{d}-{b}-seed{s}"
+        for d in args.datasets
+        for b in args.backbones
+        for s in args.seeds
+    ):
+        print(f"Figures 2-8: {args.figures_of} is not among this command's runs; none drawn")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows_path = args.out.with_suffix(".csv")
     if not args.tables_only:

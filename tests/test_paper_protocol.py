@@ -71,3 +71,18 @@ def test_the_protocol_scores_three_methods_and_a_stopped_ga_run_continues(
     main([*arguments, "--seeds", "1", "--methods", "logistic-regression"])
     rows = rows_of(out.with_suffix(".csv"))
     assert [(r["seed"], r["method"]) for r in rows[3:]] == [("1", "logistic-regression")]
+
+
+def test_a_figures_of_that_names_no_run_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paper_protocol import main
+
+    out = tmp_path / "protocol"
+    with pytest.raises(SystemExit) as exited:
+        main(["--figures-of", "animal-mnist-seed0", "--out", str(out)])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--figures-of 'animal-mnist-seed0' names no run" in error
+    assert "animal-mnist-imbalanced-torchvision-mobilenet-v2-seed0" in error
+    assert not out.with_suffix(".csv").exists()  # refused before anything ran
