@@ -231,10 +231,21 @@ def _ctrl_c(tmp: Path) -> None:
     argv = [
         "search", "--data", str(features), "--storage", storage, "--tracking-uri", tracking,
         "--study-name", "interrupted", "--population", "4", "--generations", "2",
-        "--max-epochs", "15", "--patience", "15", "--reports-dir", str(tmp / "r"),
+        "--max-epochs", "60", "--patience", "60", "--reports-dir", str(tmp / "r"),
     ]  # fmt: skip
+    # The tracking store is made before the search starts, so that polling it below is quick:
+    # a first query that builds the MLflow schema took seconds, long enough on a fast machine
+    # for trial 2 (and the whole study) to finish before the interrupt was sent.
+    client = MlflowClient(tracking)
+    client.search_experiments()
+    # A Python started with SIGINT ignored (under `cmd &` in a non-interactive shell, as some CI
+    # runners start jobs) keeps it ignored; Ctrl-C in a terminal is delivered, so start as there.
+    as_in_a_terminal = (
+        "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "runpy.run_module('optuna_hamming.cli', run_name='__main__', alter_sys=True)"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "optuna_hamming.cli", *argv],
+        [sys.executable, "-c", as_in_a_terminal, *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -246,7 +257,6 @@ def _ctrl_c(tmp: Path) -> None:
         if line.startswith("trial    1"):
             break
     # Interrupt trial 2 while it trains: once its run exists, it is inside the objective.
-    client = MlflowClient(tracking)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         experiment = client.get_experiment_by_name("interrupted")
@@ -255,8 +265,8 @@ def _ctrl_c(tmp: Path) -> None:
             [experiment.experiment_id], filter_string="params.trial_number = '2'"
         ):
             break
-        time.sleep(0.1)
-    time.sleep(0.5)
+        time.sleep(0.05)
+    time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
@@ -268,9 +278,9 @@ def _ctrl_c(tmp: Path) -> None:
     assert runs["study"][0].info.status == "KILLED"
     status = {int(r.data.params["trial_number"]): r.info.status for r in runs["trial"]}
     assert status == {0: "FINISHED", 1: "FINISHED", 2: "KILLED"}
-    changed = [a if a != "15" else "5" for a in argv]
+    changed = [a if a != "60" else "5" for a in argv]
     code, _, err = run_cli(*changed)
-    assert code == 2 and "max_epochs=15 (now 5)" in err  # other options: refused
+    assert code == 2 and "max_epochs=60 (now 5)" in err  # other options: refused
     code, out, _ = run_cli(*[a if a != "2" else "1" for a in argv])
     assert code == 0 and "continuing, 2 finished trials" in out
     study = optuna.load_study(study_name="interrupted", storage=storage)

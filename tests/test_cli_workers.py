@@ -5,14 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from conftest import write_digit_features
 from mlflow import MlflowClient
 
 from optuna_hamming import HammingGASampler
+from optuna_hamming.cli.common import open_storage
 from optuna_hamming.generations import CHILD_KEY
 from tests.helpers import POSTGRES_URL, check_ga_history, reachable
 from tests.worker_pool import ROOT, mlflow_server
@@ -58,3 +61,26 @@ def test_four_cli_workers_share_one_study_and_one_parent_run(tmp_path: Path) -> 
     assert numbers == [t.number for t in study.trials]  # each trial logged exactly once
     parent = roles["study"][0].info.run_id
     assert all(r.data.tags["mlflow.parentRunId"] == parent for r in roles["trial"])
+
+
+@pytest.mark.skipif(not reachable(5432), reason="no PostgreSQL on 127.0.0.1:5432")
+def test_workers_opening_an_empty_postgresql_database_together_all_get_the_storage() -> None:
+    """Each worker creates Optuna's tables on first contact; on an empty PostgreSQL database
+    the losers of that race failed with a duplicate pg_type key before open_storage retried."""
+    database = f"race_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE DATABASE {database}"))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}"
+    storages: list[optuna.storages.BaseStorage] = []
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            storages += pool.map(lambda _: open_storage(url), range(8))
+        study_id = storages[0].create_new_study([optuna.study.StudyDirection.MAXIMIZE], "race")
+        assert all(s.get_study_id_from_name("race") == study_id for s in storages)
+    finally:
+        for storage in storages:  # closed, or DROP DATABASE would wait on their connections
+            getattr(storage, "_backend", storage).engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f"DROP DATABASE {database} WITH (FORCE)"))
+        admin.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages import (
     BaseStorage,
     JournalStorage,
@@ -45,6 +47,37 @@ def open_storage(
     """An Optuna storage for ``url`` (RDB URLs, ``journal:PATH`` for a journal file, or
     ``journal-redis:redis://HOST:PORT/DB`` for a journal in Redis). With ``heartbeat``
     seconds, RDB storages record heartbeats and fail the trials of dead workers."""
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            return _storage(url, heartbeat=heartbeat, on_stale=on_stale)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as error:
+            # Workers started together on an empty database all create Optuna's tables; on
+            # PostgreSQL the losers fail with a duplicate pg_type or "already exists". A retry
+            # finds the tables made. Other errors, or a last failure, are reported below.
+            if attempt == _CREATE_ATTEMPTS - 1 or not _lost_creation_race(error):
+                raise _storage_error(url, error) from None
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+_CREATE_ATTEMPTS = 5
+
+
+def _lost_creation_race(error: Exception) -> bool:
+    text = str(error)
+    return "already exists" in text or "duplicate key" in text
+
+
+def _storage_error(url: str, error: Exception) -> UserError:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return UserError(
+        f"cannot open the storage {url!r}: {reason}. Pass an SQLAlchemy URL such as "
+        "sqlite:///mlruns/optuna.db or postgresql+psycopg://user@host/db, "
+        "journal:PATH or journal-redis:redis://127.0.0.1:6379"
+    )
+
+
+def _storage(url: str, *, heartbeat: int, on_stale: StaleTrialHandler | None) -> BaseStorage:
     try:
         if url.startswith("journal:"):
             path = Path(url.removeprefix("journal:"))
@@ -72,13 +105,10 @@ def open_storage(
             f"cannot create the storage {url!r} ({error}); pass a writable --storage, e.g. "
             "sqlite:////tmp/optuna.db"
         ) from None
+    except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+        raise  # open_storage retries a lost table-creation race
     except Exception as error:  # SQLAlchemy and driver errors have no common base
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(
-            f"cannot open the storage {url!r}: {reason}. Pass an SQLAlchemy URL such as "
-            "sqlite:///mlruns/optuna.db or postgresql+psycopg://user@host/db, "
-            "journal:PATH or journal-redis:redis://127.0.0.1:6379"
-        ) from None
+        raise _storage_error(url, error) from None
 
 
 def study_name_in(storage: BaseStorage, name: str | None, url: str) -> str:
