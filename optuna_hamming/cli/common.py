@@ -47,17 +47,18 @@ def open_storage(
     """An Optuna storage for ``url`` (RDB URLs, ``journal:PATH`` for a journal file, or
     ``journal-redis:redis://HOST:PORT/DB`` for a journal in Redis). With ``heartbeat``
     seconds, RDB storages record heartbeats and fail the trials of dead workers."""
-    for attempt in range(_CREATE_ATTEMPTS):
+    attempt = 1
+    while True:
         try:
             return _storage(url, heartbeat=heartbeat, on_stale=on_stale)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as error:
             # Workers started together on an empty database all create Optuna's tables; on
             # PostgreSQL the losers fail with a duplicate pg_type or "already exists". A retry
-            # finds the tables made. Other errors, or a last failure, are reported below.
-            if attempt == _CREATE_ATTEMPTS - 1 or not _lost_creation_race(error):
+            # finds the tables made. Other errors, or a last failure, are reported as usual.
+            if attempt == _CREATE_ATTEMPTS or not _lost_creation_race(error):
                 raise _storage_error(url, error) from None
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+            time.sleep(0.2 * attempt)
+            attempt += 1
 
 
 _CREATE_ATTEMPTS = 5
