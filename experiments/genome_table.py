@@ -15,6 +15,7 @@ in seconds.
 
     KERAS_BACKEND=jax python experiments/genome_table.py              # all, 3 seeds (hours)
     python experiments/genome_table.py --seeds 0 --limit 5            # a quick look
+    python experiments/genome_table.py --agreement                    # seed-to-seed noise
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import optuna
+from scipy.stats import spearmanr
 
 from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
 from optuna_hamming.backbones.registry import default_cache_dir
@@ -59,6 +62,71 @@ def done_in(path: Path) -> set[tuple[str, ...]]:
         }
 
 
+def scores_by_seed(path: Path) -> dict[int, dict[tuple[str, ...], float]]:
+    """Each training seed's macro F1 by genome (neurons, layers, activation, optimizer)."""
+    by_seed: dict[int, dict[tuple[str, ...], float]] = {}
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            genome = (row["neurons"], row["layers"], row["activation"], row["optimizer"])
+            by_seed.setdefault(int(row["seed"]), {})[genome] = float(row["macro_f1"])
+    return by_seed
+
+
+def seed_agreement(path: Path, *, best: int = 100) -> list[dict[str, object]]:
+    """How much the training seed moves a genome's score, for each pair of complete seeds.
+
+    Per pair (a, b): the Spearman correlation of the two seeds' scores over all genomes, the
+    median absolute difference of one genome's score between them (over all genomes, and over
+    the ``best`` genomes by their mean of the two), and the rank on seed b of seed a's best
+    genome and on seed a of seed b's (1 = best). A seed that lacks some genome is left out.
+    """
+    everyone = len(genomes())
+    by_seed = {s: v for s, v in sorted(scores_by_seed(path).items()) if len(v) == everyone}
+    rows: list[dict[str, object]] = []
+    for a, b in itertools.combinations(by_seed, 2):
+        keys = sorted(by_seed[a])
+        x = np.array([by_seed[a][k] for k in keys])
+        y = np.array([by_seed[b][k] for k in keys])
+        gap = np.abs(x - y)
+        top = np.argsort(-(x + y), kind="stable")[:best]
+
+        def rank_of(index: int, on: np.ndarray) -> int:
+            return int(np.sum(on > on[index])) + 1  # ties share the better rank
+
+        best_a, best_b = int(np.argmax(x)), int(np.argmax(y))
+        rows.append(
+            {
+                "seeds": f"{a}-{b}",
+                "genomes": len(keys),
+                "spearman": round(float(spearmanr(x, y).statistic), 4),
+                "median_abs_diff": round(float(np.median(gap)), 4),
+                f"median_abs_diff_best_{best}": round(float(np.median(gap[top])), 4),
+                "best_of_first": " ".join(keys[best_a]),
+                "best_of_first_score": round(float(x[best_a]), 4),
+                "its_rank_on_second": rank_of(best_a, y),
+                "best_of_second": " ".join(keys[best_b]),
+                "its_rank_on_first": rank_of(best_b, x),
+            }
+        )
+    return rows
+
+
+def agreement_markdown(rows: list[dict[str, object]], best: int = 100) -> str:
+    lines = [
+        f"| seeds | Spearman | median abs diff | median abs diff, best {best} "
+        "| best of first (score) | its rank on second | best of second | its rank on first |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['seeds']} | {r['spearman']:.2f} | {r['median_abs_diff']:.3f} "
+            f"| {r[f'median_abs_diff_best_{best}']:.3f} "
+            f"| {r['best_of_first']} ({r['best_of_first_score']:.3f}) "
+            f"| {r['its_rank_on_second']} | {r['best_of_second']} | {r['its_rank_on_first']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -67,7 +135,24 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="stop after this many heads")
     parser.add_argument("--max-epochs", type=int, default=200)
     parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument(
+        "--agreement",
+        action="store_true",
+        help="train nothing: compare the complete seeds of --out, write <out>_agreement.md",
+    )
     args = parser.parse_args()
+    if args.agreement:
+        if not args.out.is_file():
+            parser.error(f"--agreement reads {args.out}, which does not exist: make it first")
+        rows = seed_agreement(args.out)
+        if not rows:
+            parser.error(f"{args.out} holds fewer than two seeds with all {len(genomes())} genomes")
+        table = agreement_markdown(rows)
+        target = args.out.with_name(f"{args.out.stem}_agreement.md")
+        target.write_text(table)
+        print(table, end="")
+        print(f"written to {target}")
+        return
     shard, shards = (int(x) for x in args.shard.split("/"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 

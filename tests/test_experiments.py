@@ -97,3 +97,49 @@ def test_the_genome_table_task_waits_for_every_genome_and_averages_the_complete_
     assert task.scores[(6, 3, 3, 6)] == pytest.approx(0.8)  # the last genome: (0.9 + 0.7) / 2
     assert task.best == pytest.approx((0.782 + 0.882) / 2)  # now the one before it
     assert task.names == ("neurons", "layers", "activation", "optimizer")
+
+
+def test_seed_agreement_compares_the_complete_seeds_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    import genome_table
+    from genome_table import FIELDS, genomes, seed_agreement
+
+    path = tmp_path / "table.csv"
+    everything = genomes()
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS, restval="")
+        writer.writeheader()
+        for index, genome in enumerate(everything):
+            writer.writerow({**genome, "seed": 0, "macro_f1": index / 1000})
+            # Seed 1: every genome 0.01 better but seed 0's best, which falls to 0.
+            seed_1 = 0 if index == 783 else index / 1000 + 0.01
+            writer.writerow({**genome, "seed": 1, "macro_f1": seed_1})
+            if index < 783:  # seed 2 misses one genome: it is left out
+                writer.writerow({**genome, "seed": 2, "macro_f1": 0.5})
+    (row,) = seed_agreement(path)
+    assert row["seeds"] == "0-1" and row["genomes"] == 784
+    # Ranks move by one for 783 genomes and by 783 for the last: 1 - 6 * 783 / (784^2 - 1).
+    assert row["spearman"] == pytest.approx(1 - 6 * 783 / (784**2 - 1), abs=1e-4)
+    assert row["median_abs_diff"] == pytest.approx(0.01)
+    assert row["median_abs_diff_best_100"] == pytest.approx(0.01)  # genomes 683-782
+    assert row["best_of_first"] == " ".join(str(v) for v in everything[783].values())
+    assert row["best_of_first_score"] == pytest.approx(0.783)
+    assert row["its_rank_on_second"] == 784
+    assert row["best_of_second"] == " ".join(str(v) for v in everything[782].values())
+    assert row["its_rank_on_first"] == 2
+
+    monkeypatch.setattr("sys.argv", ["genome_table.py", "--agreement", "--out", str(path)])
+    genome_table.main()
+    written = (tmp_path / "table_agreement.md").read_text()
+    assert "| 0-1 | 0.99 | 0.010 | 0.010 |" in written and written in capsys.readouterr().out
+
+    monkeypatch.setattr(
+        "sys.argv", ["genome_table.py", "--agreement", "--out", str(tmp_path / "none.csv")]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        genome_table.main()
+    assert exit_info.value.code == 2
+    assert "does not exist: make it first" in capsys.readouterr().err
