@@ -111,6 +111,18 @@ def seed_agreement(path: Path, *, best: int = 100) -> list[dict[str, object]]:
     return rows
 
 
+def training_hours(path: Path) -> dict[int, tuple[int, float]]:
+    """Each seed's number of heads and their summed pure training time in hours."""
+    heads: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            seed = int(row["seed"])
+            heads[seed] = heads.get(seed, 0) + 1
+            seconds[seed] = seconds.get(seed, 0.0) + float(row["train_seconds"] or 0)
+    return {seed: (heads[seed], seconds[seed] / 3600) for seed in sorted(heads)}
+
+
 def agreement_markdown(rows: list[dict[str, object]], best: int = 100) -> str:
     lines = [
         f"| seeds | Spearman | median abs diff | median abs diff, best {best} "
@@ -147,7 +159,11 @@ def main() -> None:
         rows = seed_agreement(args.out)
         if not rows:
             parser.error(f"{args.out} holds fewer than two seeds with all {len(genomes())} genomes")
-        table = agreement_markdown(rows)
+        costs = "".join(
+            f"seed {seed}: {heads} heads, {hours:.2f} h of training\n"
+            for seed, (heads, hours) in training_hours(args.out).items()
+        )
+        table = agreement_markdown(rows) + "\n" + costs
         target = args.out.with_name(f"{args.out.stem}_agreement.md")
         target.write_text(table)
         print(table, end="")

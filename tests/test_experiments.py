@@ -135,6 +135,7 @@ def test_seed_agreement_compares_the_complete_seeds_by_hand(
     genome_table.main()
     written = (tmp_path / "table_agreement.md").read_text()
     assert "| 0-1 | 0.99 | 0.010 | 0.010 |" in written and written in capsys.readouterr().out
+    assert "seed 2: 783 heads, 0.00 h of training" in written  # no train_seconds: counted as 0
 
     monkeypatch.setattr(
         "sys.argv", ["genome_table.py", "--agreement", "--out", str(tmp_path / "none.csv")]
