@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import optuna
 from scipy.stats import spearmanr
+from tabular_tasks import genome_scores_by_seed
 
 from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
 from optuna_hamming.backbones.registry import default_cache_dir
@@ -62,16 +63,6 @@ def done_in(path: Path) -> set[tuple[str, ...]]:
         }
 
 
-def scores_by_seed(path: Path) -> dict[int, dict[tuple[str, ...], float]]:
-    """Each training seed's macro F1 by genome (neurons, layers, activation, optimizer)."""
-    by_seed: dict[int, dict[tuple[str, ...], float]] = {}
-    with path.open() as handle:
-        for row in csv.DictReader(handle):
-            genome = (row["neurons"], row["layers"], row["activation"], row["optimizer"])
-            by_seed.setdefault(int(row["seed"]), {})[genome] = float(row["macro_f1"])
-    return by_seed
-
-
 def seed_agreement(path: Path, *, best: int = 100) -> list[dict[str, object]]:
     """How much the training seed moves a genome's score, for each pair of complete seeds.
 
@@ -81,7 +72,7 @@ def seed_agreement(path: Path, *, best: int = 100) -> list[dict[str, object]]:
     genome and on seed a of seed b's (1 = best). A seed that lacks some genome is left out.
     """
     everyone = len(genomes())
-    by_seed = {s: v for s, v in sorted(scores_by_seed(path).items()) if len(v) == everyone}
+    by_seed = {s: v for s, v in sorted(genome_scores_by_seed(path).items()) if len(v) == everyone}
     rows: list[dict[str, object]] = []
     for a, b in itertools.combinations(by_seed, 2):
         keys = sorted(by_seed[a])

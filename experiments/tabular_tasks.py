@@ -81,6 +81,20 @@ def hpo_bench_tasks() -> list[TabularTask]:
     return tasks
 
 
+def genome_scores_by_seed(path: Path = GENOME_TABLE) -> dict[int, dict[tuple[str, ...], float]]:
+    """Each training seed's macro F1 by genome, as the CSV spells it.
+
+    The genome is (neurons, layers, activation, optimizer) as strings, the form in which
+    ``experiments/genome_table.py`` writes the rows and skips those it holds.
+    """
+    by_seed: dict[int, dict[tuple[str, ...], float]] = {}
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            genome = (row["neurons"], row["layers"], row["activation"], row["optimizer"])
+            by_seed.setdefault(int(row["seed"]), {})[genome] = float(row["macro_f1"])
+    return by_seed
+
+
 def genome_table_task(path: Path = GENOME_TABLE) -> TabularTask | None:
     """The paper's four genes on the embedded default features, when the table exists.
 
@@ -93,16 +107,16 @@ def genome_table_task(path: Path = GENOME_TABLE) -> TabularTask | None:
     if not path.is_file():
         return None
     choices = (tuple(NEURONS), tuple(LAYERS), tuple(ACTIVATIONS), tuple(OPTIMIZERS))
-    by_seed: dict[tuple[int, ...], dict[str, float]] = {}
-    with path.open() as handle:
-        for row in csv.DictReader(handle):
+    by_seed: dict[tuple[int, ...], dict[int, float]] = {}
+    for seed, scores in genome_scores_by_seed(path).items():
+        for (neurons, layers, activation, optimizer), score in scores.items():
             key = (
-                NEURONS.index(int(row["neurons"])),
-                LAYERS.index(int(row["layers"])),
-                ACTIVATIONS.index(row["activation"]),
-                OPTIMIZERS.index(row["optimizer"]),
+                NEURONS.index(int(neurons)),
+                LAYERS.index(int(layers)),
+                ACTIVATIONS.index(activation),
+                OPTIMIZERS.index(optimizer),
             )
-            by_seed.setdefault(key, {})[row["seed"]] = float(row["macro_f1"])
+            by_seed.setdefault(key, {})[seed] = score
     expected = int(np.prod([len(c) for c in choices]))
     if len(by_seed) < expected:
         return None  # still being made
