@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/sampler_overhead.py
 	$(PY) benchmarks/head_training.py
 
-# The sampler comparison of README "Does the GA pay?" (torch for GPSampler; 67 min on an idle 2-core machine).
+# The sampler comparison of docs/results.md "Does the GA pay?" (torch for GPSampler; 67 min on an idle 2-core machine).
 compare: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[experiments]"
 	$(PY) experiments/sampler_comparison.py --seeds 30 --gp-seeds 3

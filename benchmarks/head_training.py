@@ -41,25 +41,13 @@ GENOMES = [  # a spread of the paper's space, fixed so every backend trains the 
 
 def default_features(cache_dir: Path | None) -> tuple[object, dict[str, float]]:
     """Imbalanced animal-mnist through the offline MobileNetV2: extracted once, then cached."""
-    from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
-    from optuna_hamming.backbones.registry import default_cache_dir
     from optuna_hamming.data import load_animal_mnist, make_imbalanced
-    from optuna_hamming.features import extract_features
+    from optuna_hamming.vision.features import features_for
 
     images = make_imbalanced(load_animal_mnist(), seed=0)
-    cache = cache_dir or default_cache_dir() / "features"
-    weights_id = weights_identity(DEFAULT_BACKBONE, "imagenet")
     timings = {}
     for attempt in ("first", "cached"):
-        features, report = extract_features(
-            images,
-            lambda: build_backbone(cache_dir=cache.parent),
-            backbone_name=DEFAULT_BACKBONE,
-            weights_id=weights_id,
-            image_size=224,
-            cache_dir=cache,
-            progress=False,
-        )
+        features, report = features_for(images, cache_dir=cache_dir)
         timings[f"{attempt}_{'cached' if report.cached else 'extracted'}_images_per_s"] = (
             report.images_per_second
         )
@@ -72,8 +60,9 @@ def child(args: argparse.Namespace) -> None:
     import optuna
 
     from optuna_hamming.data import FeatureSet, load_features_npz, stratified_splits
-    from optuna_hamming.heads import HeadGenome, build_head
-    from optuna_hamming.objective import HeadObjective, free_keras_memory
+    from optuna_hamming.vision import use_jax_compilation_cache
+    from optuna_hamming.vision.heads import HeadGenome, build_head
+    from optuna_hamming.vision.objective import HeadObjective, free_keras_memory
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     deadline = time.monotonic() + args.budget_seconds
@@ -110,10 +99,7 @@ def child(args: argparse.Namespace) -> None:
                     patience=args.epochs + 1,
                     batch_size=batch_size,
                     jit_compile=jit,
-                    # Both sides compile: with JAX's cache on, the bare fit would read
-                    # what the project's head just compiled.
-                    compilation_cache=False,
-                )
+                )  # both sides compile: JAX's cache is turned on only for the search below
                 study = optuna.create_study(direction="maximize")
                 study.enqueue_trial(
                     dict(
@@ -174,8 +160,9 @@ def child(args: argparse.Namespace) -> None:
 
     fastest = min(rows, key=lambda r: r["project_s_per_head"] if r["batch_size"] == 32 else 1e9)
     print(f"search and memory use jit_compile={fastest['jit_compile']}", flush=True)
-    # As shipped: on JAX with the persistent compilation cache, in a fresh directory so that
-    # only this search's own heads can hit.
+    # As the CLI runs it: on JAX with the persistent compilation cache, in a fresh directory
+    # so that only this search's own heads can hit.
+    use_jax_compilation_cache(Path(tempfile.mkdtemp(prefix="xla-cache-")))
     objective = HeadObjective(
         features,
         splits,
@@ -183,7 +170,6 @@ def child(args: argparse.Namespace) -> None:
         patience=5,
         batch_size=32,
         jit_compile=fastest["jit_compile"],
-        compilation_cache=Path(tempfile.mkdtemp(prefix="xla-cache-")),
     )
     study = optuna.create_study(
         direction="maximize", sampler=HammingGASampler(population_size=10, seed=0)

@@ -1,7 +1,7 @@
 """The validation macro F1 of every genome of the paper's space, with the project's objective.
 
 All 784 genomes of Table I (7 widths x 4 depths x 4 activations x 7 optimizers), each trained
-with ``--seeds`` training seeds by :class:`optuna_hamming.objective.HeadObjective` (up to 200
+with ``--seeds`` training seeds by :class:`optuna_hamming.vision.HeadObjective` (up to 200
 epochs, early stopping with patience 5, macro F1 on the validation split) on the embedded
 default features: imbalanced animal-mnist (Table II proportions, seed 0) through the offline
 ImageNet MobileNetV2. One CSV row per (genome, seed), appended as it is trained, so the
@@ -32,12 +32,11 @@ import optuna
 from scipy.stats import spearmanr
 from tabular_tasks import genome_scores_by_seed
 
-from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
-from optuna_hamming.backbones.registry import default_cache_dir
 from optuna_hamming.data import load_animal_mnist, make_imbalanced, stratified_splits
-from optuna_hamming.features import extract_features
-from optuna_hamming.objective import HeadObjective
 from optuna_hamming.paper import ACTIVATIONS, LAYERS, NEURONS, OPTIMIZERS
+from optuna_hamming.vision import use_jax_compilation_cache
+from optuna_hamming.vision.features import features_for
+from optuna_hamming.vision.objective import HeadObjective
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FIELDS = (
@@ -164,15 +163,7 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     images = make_imbalanced(load_animal_mnist(), seed=0)
-    cache = default_cache_dir()
-    features, _ = extract_features(
-        images,
-        lambda: build_backbone(cache_dir=cache),
-        backbone_name=DEFAULT_BACKBONE,
-        weights_id=weights_identity(DEFAULT_BACKBONE, "imagenet"),
-        image_size=224,
-        cache_dir=cache / "features",
-    )
+    features, _ = features_for(images, progress=True)
     splits = stratified_splits(features.y, seed=0)
     done = done_in(args.out)
     names = ("neurons", "layers", "activation", "optimizer")
@@ -187,6 +178,7 @@ def main() -> None:
     print(f"{len(done)} heads in {args.out}; training {len(todo)} on {keras.backend.backend()}")
     new_file = not args.out.is_file()
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    use_jax_compilation_cache()  # on JAX: an architecture seen before skips compilation
     objectives = {
         seed: HeadObjective(
             features, splits, max_epochs=args.max_epochs, patience=args.patience, seed=seed

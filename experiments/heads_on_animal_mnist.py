@@ -20,12 +20,17 @@ import numpy as np
 import optuna
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
-from optuna_hamming.backbones.registry import default_cache_dir
 from optuna_hamming.data import load_animal_mnist, make_imbalanced, stratified_splits
-from optuna_hamming.features import extract_features
-from optuna_hamming.heads import HeadGenome
-from optuna_hamming.objective import HeadObjective, export_image_classifier, train_final_model
+from optuna_hamming.sampler.attributes import GENE_ATTR
+from optuna_hamming.vision import (
+    HeadObjective,
+    export_image_classifier,
+    train_final_model,
+    use_jax_compilation_cache,
+)
+from optuna_hamming.vision.backbones import build_backbone
+from optuna_hamming.vision.features import features_for
+from optuna_hamming.vision.heads import HeadGenome
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -46,15 +51,7 @@ def main() -> int:
     images = make_imbalanced(load_animal_mnist(), seed=args.seed)
     counts = np.bincount(images.labels).tolist()
     print(f"{images.name}: {len(images.labels)} images, class sizes {counts}")
-    cache = default_cache_dir()
-    features, report = extract_features(
-        images,
-        lambda: build_backbone(image_size=args.image_size, cache_dir=cache),
-        backbone_name=DEFAULT_BACKBONE,
-        weights_id=weights_identity(DEFAULT_BACKBONE, "imagenet"),
-        image_size=args.image_size,
-        cache_dir=cache / "features",
-    )
+    features, report = features_for(images, image_size=args.image_size, progress=True)
     how = "read from cache" if report.cached else "extracted"
     print(
         f"features {features.X.shape} {how} in {report.seconds:.1f} s "
@@ -62,6 +59,7 @@ def main() -> int:
     )
 
     splits = stratified_splits(features.y, seed=args.seed)
+    use_jax_compilation_cache()  # on JAX: an architecture seen before skips compilation
     objective = HeadObjective(
         features, splits, max_epochs=args.max_epochs, patience=args.patience, seed=args.seed
     )
@@ -75,7 +73,7 @@ def main() -> int:
     genome = HeadGenome.from_params(best.params)
     print(
         f"{len(study.trials)} heads in {search_seconds:.0f} s; best validation macro F1 "
-        f"{best.value:.3f}: {genome.describe()} (gene {best.user_attrs['ga.gene']})"
+        f"{best.value:.3f}: {genome.describe()} (gene {best.user_attrs[GENE_ATTR]})"
     )
 
     final = train_final_model(
@@ -86,7 +84,7 @@ def main() -> int:
         f"{final.test.weighted_f1:.3f}, accuracy {final.test.accuracy:.3f}"
     )
 
-    backbone = build_backbone(image_size=args.image_size, cache_dir=cache)
+    backbone = report.backbone or build_backbone(image_size=args.image_size)
     path = export_image_classifier(
         backbone.model, final.head, backbone.image_size, args.out.with_suffix(".keras")
     )
@@ -123,7 +121,7 @@ def main() -> int:
         "search_seconds": search_seconds,
         "best": {
             "params": best.params,
-            "gene": best.user_attrs["ga.gene"],
+            "gene": best.user_attrs[GENE_ATTR],
             "validation_macro_f1": best.value,
             "trial": best.number,
         },

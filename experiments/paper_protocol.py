@@ -42,8 +42,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.backbones import DEFAULT_BACKBONE, build_backbone, weights_identity
-from optuna_hamming.backbones.registry import BACKBONES, LITE0_BACKBONE, default_cache_dir
 from optuna_hamming.data import (
     FeatureSet,
     LabeledImages,
@@ -54,10 +52,13 @@ from optuna_hamming.data import (
     make_imbalanced,
     stratified_splits,
 )
-from optuna_hamming.features import extract_features
-from optuna_hamming.heads import HeadGenome
-from optuna_hamming.objective import HeadObjective, score, train_final_model
 from optuna_hamming.tracking.plots import save_figures, study_figures
+from optuna_hamming.vision import HeadObjective, train_final_model, use_jax_compilation_cache
+from optuna_hamming.vision.backbones import DEFAULT_BACKBONE
+from optuna_hamming.vision.backbones.registry import BACKBONES, LITE0_BACKBONE
+from optuna_hamming.vision.features import features_for
+from optuna_hamming.vision.heads import HeadGenome
+from optuna_hamming.vision.objective import score
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATASETS: dict[str, Callable[[], LabeledImages]] = {
@@ -73,15 +74,7 @@ FIELDS = (
 
 
 def features_of(name: str, backbone: str) -> FeatureSet:
-    cache = default_cache_dir()
-    features, report = extract_features(
-        DATASETS[name](),
-        lambda: build_backbone(backbone, cache_dir=cache),
-        backbone_name=backbone,
-        weights_id=weights_identity(backbone, "imagenet"),
-        image_size=224,
-        cache_dir=cache / "features",
-    )
+    features, report = features_for(DATASETS[name](), backbone=backbone, progress=True)
     how = "cached" if report.cached else f"extracted in {report.seconds:.0f} s"
     print(f"{name}: features {features.X.shape} from {backbone} ({how})", flush=True)
     return features
@@ -283,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Figures 2-8: {args.figures_of} is not among this command's runs; none drawn")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows_path = args.out.with_suffix(".csv")
+    use_jax_compilation_cache()  # on JAX: an architecture seen before skips compilation
     if not args.tables_only:
         rows_path.parent.mkdir(parents=True, exist_ok=True)
         new_file = not rows_path.is_file()

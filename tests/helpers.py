@@ -12,8 +12,9 @@ from optuna.storages import BaseStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.generations import fitness_of
 from optuna_hamming.paper import suggest_paper_genome, synthetic_head_score
+from optuna_hamming.sampler import fitness_of
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR, PARENTS_ATTR
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -62,7 +63,7 @@ def check_ga_history(study: optuna.Study, population_size: int, retain: float = 
     assert list(summaries) == list(range(len(summaries))), "generations must be contiguous"
     for t in trials:
         if t.state.is_finished() and t.state != optuna.trial.TrialState.FAIL:
-            for key in ("ga.generation", "ga.gene", "ga.origin", "ga.parents"):
+            for key in (GENERATION_ATTR, GENE_ATTR, ORIGIN_ATTR, PARENTS_ATTR):
                 assert key in t.user_attrs, (t.number, key)
     for g, summary in summaries.items():
         members = summary["members"]
@@ -75,17 +76,17 @@ def check_ga_history(study: optuna.Study, population_size: int, retain: float = 
         children = [
             t
             for t in trials
-            if t.user_attrs.get("ga.generation") == g + 1
-            and t.user_attrs.get("ga.origin") not in ("enqueued", "random_unevaluated", "retried")
+            if t.user_attrs.get(GENERATION_ATTR) == g + 1
+            and t.user_attrs.get(ORIGIN_ATTR) not in ("enqueued", "random_unevaluated", "retried")
         ]
         for child in children:
-            assert set(child.user_attrs["ga.parents"]) <= set(parents), (g, child.number)
+            assert set(child.user_attrs[PARENTS_ATTR]) <= set(parents), (g, child.number)
         if g + 1 in summaries:
             following = summaries[g + 1]["members"]
             assert following[: len(parents)] == parents, (g, following, parents)
             trained = following[len(parents) :]
             for number in trained:
-                if by_number[number].user_attrs.get("ga.generation") == g + 1:
+                if by_number[number].user_attrs.get(GENERATION_ATTR) == g + 1:
                     continue
                 # Otherwise carried from the archive (skip_duplicates) with its own fitness.
                 assert number in by_number

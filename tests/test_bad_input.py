@@ -1,7 +1,7 @@
 """Everything a user can get wrong, one row each: the message, the exit code, what is kept.
 
-README's "Bad input" table lists the same rows (``test_readme_lists_every_row`` keeps the two
-in step). Each row's check does the wrong thing for real and asserts the outcome.
+The "Bad input" table of docs/reliability.md lists the same rows (``test_docs_list_every_row``
+keeps the two in step). Each row's check does the wrong thing for real and asserts the outcome.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from PIL import Image
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli import main
-from optuna_hamming.cli.search import CONFIG_ATTR
+from optuna_hamming.cli.common import CONFIG_ATTR
 from tests.cli_helpers import run_cli, runs_by_role
 from tests.helpers import paper_objective
 
@@ -121,6 +121,8 @@ def _study_exists(direction: str, space: bool) -> Callable[[Path], None]:
         code, _, err = run_cli(*_base(tmp), "--data", str(features), "--study-name", "taken")
         assert code == 2
         assert ("minimises" if direction == "minimize" else "another search space") in err
+        if space:  # the message names the parameter and its distribution
+            assert "parameter 'x'" in err and "FloatDistribution" in err
         assert len(optuna.load_study(study_name="taken", storage=storage).trials) == 2
 
     return check
@@ -191,36 +193,22 @@ def _multi_objective(tmp: Path) -> None:
 
 
 def _corrupted_cache(tmp: Path) -> None:
-    from optuna_hamming.backbones import Backbone, build_backbone
     from optuna_hamming.data import load_lfw_subset
-    from optuna_hamming.features import extract_features
+    from optuna_hamming.vision.features import features_for
 
     images = load_lfw_subset()
-    built: list[Backbone] = []
-
-    def factory() -> Backbone:
-        built.append(build_backbone(weights=None, image_size=32))
-        return built[-1]
 
     def extract() -> tuple[np.ndarray, bool]:
-        features, report = extract_features(
-            images,
-            factory,
-            backbone_name="torchvision-mobilenet-v2",
-            weights_id="none",
-            image_size=32,
-            cache_dir=tmp / "cache",
-            progress=False,
-        )
+        features, report = features_for(images, weights=None, image_size=32, cache_dir=tmp)
         return features.X, report.cached
 
     first, _ = extract()
-    (entry,) = (tmp / "cache").glob("*.npz")
+    (entry,) = (tmp / "features").glob("*.npz")
     raw = bytearray(entry.read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # one flipped byte: a wrong feature, or an unreadable file
     entry.write_bytes(bytes(raw))
     again, cached = extract()
-    assert not cached and len(built) == 2  # rebuilt, not trusted
+    assert not cached  # extracted again, not trusted
     np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-6)
     assert extract()[1]  # the repaired entry is read from then on
 
@@ -415,15 +403,15 @@ def test_bad_input(row: Row, tmp_path: Path) -> None:
     row.check(tmp_path)
 
 
-def test_readme_lists_every_row() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_docs_list_every_row() -> None:
+    readme = (ROOT / "docs" / "reliability.md").read_text()
     table = readme[readme.index("<!-- bad-input-table -->") :]
     for row in ROWS:
         assert f"| {row.id} |" in table and row.shown in table, row.id
     assert len(ROWS) >= 20
 
 
-if __name__ == "__main__":  # prints the README table
+if __name__ == "__main__":  # prints the table of docs/reliability.md
     print("| case | what the user did | shown | outcome | kept |")
     print("|---|---|---|---|---|")
     for row in ROWS:

@@ -1,11 +1,13 @@
 """The MLflow UI and optuna-dashboard on a finished study, in headless Chromium.
 
 Needs Debian's chromium and chromium-driver (`.ci/run` installs them); skipped otherwise.
-Screenshots go to experiments/results/.
+Screenshots go to a temporary directory; with REFRESH_SCREENSHOTS=1 they replace the committed
+ones in experiments/results/.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +34,15 @@ pytestmark = [
         "chromium-driver; .ci/run does)",
     ),
 ]
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go: experiments/results/ only when REFRESH_SCREENSHOTS=1."""
+    if os.environ.get("REFRESH_SCREENSHOTS") == "1":
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        return RESULTS
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +104,7 @@ def load_until(driver: Any, url: str, text: str, *, tries: int, seconds_each: fl
 
 
 def test_mlflow_ui_lists_the_trial_runs_and_the_final_model(
-    finished_search: FinishedSearch, browser: Any
+    finished_search: FinishedSearch, browser: Any, screenshots: Path
 ) -> None:
     from mlflow import MlflowClient
     from selenium.webdriver.common.by import By
@@ -133,8 +144,7 @@ def test_mlflow_ui_lists_the_trial_runs_and_the_final_model(
         assert "final-model" in text and "head" in text  # the logged model's name
         for close in browser.find_elements(By.CSS_SELECTOR, "button[aria-label='Close']"):
             close.click()  # the assistant panel hides the table's right half
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        assert browser.save_screenshot(str(RESULTS / "mlflow_ui_runs.png"))
+        assert browser.save_screenshot(str(screenshots / "mlflow_ui_runs.png"))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -146,7 +156,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def test_optuna_dashboard_shows_the_study_with_its_ga_attributes(
-    finished_search: FinishedSearch, browser: Any
+    finished_search: FinishedSearch, browser: Any, screenshots: Path
 ) -> None:
     from optuna_dashboard import wsgi
 
@@ -163,11 +173,10 @@ def test_optuna_dashboard_shows_the_study_with_its_ga_attributes(
         assert "ga.gene" in text and "ga.generation" in text and "ga.origin" in text
         study = optuna.load_study(study_name=search.study_name, storage=search.storage)
         assert f"ga.gene {study.trials[0].user_attrs['ga.gene']}" in text  # trial 0 is open
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        assert browser.save_screenshot(str(RESULTS / "optuna_dashboard_trials.png"))
+        assert browser.save_screenshot(str(screenshots / "optuna_dashboard_trials.png"))
         browser.get(f"http://127.0.0.1:{port}/dashboard/studies/{study_id}")
         wait_for_text(browser, search.study_name)
-        assert browser.save_screenshot(str(RESULTS / "optuna_dashboard_study.png"))
+        assert browser.save_screenshot(str(screenshots / "optuna_dashboard_study.png"))
     finally:
         httpd.shutdown()
         thread.join(timeout=10)

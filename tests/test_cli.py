@@ -15,7 +15,8 @@ from mlflow import MlflowClient
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli import main
-from optuna_hamming.cli.search import CONFIG_ATTR, FINAL_ATTR
+from optuna_hamming.cli.common import CONFIG_ATTR, FINAL_ATTR
+from optuna_hamming.sampler.attributes import GENE_ATTR
 from tests.cli_helpers import run_cli, runs_by_role
 
 
@@ -46,7 +47,7 @@ def test_search_logs_trials_generations_plots_and_a_reloadable_model(
         trial = study.trials[int(run.data.params["trial_number"])]
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.data.metrics["macro_f1"] == pytest.approx(trial.value)
-        assert run.data.params["ga.gene"] == trial.user_attrs["ga.gene"]
+        assert run.data.params[GENE_ATTR] == trial.user_attrs[GENE_ATTR]
         for key in ("weighted_f1", "accuracy", "val_macro_f1", "val_loss", "loss"):
             assert key in run.data.metrics
     client = MlflowClient(search.tracking_uri)
@@ -85,7 +86,7 @@ def test_show_and_report_read_the_study_back(finished_search: FinishedSearch) ->
     assert code == 0
     study = optuna.load_study(study_name=search.study_name, storage=search.storage)
     assert f"study '{search.study_name}'" in out and "mean retained" in out
-    assert study.best_trial.user_attrs["ga.gene"] in out and "final model: models:/" in out
+    assert study.best_trial.user_attrs[GENE_ATTR] in out and "final model: models:/" in out
     out_dir = search.root / "report"
     code, out, _ = run_cli(
         "report", "--storage", search.storage, "--tracking-uri", search.tracking_uri,
@@ -100,6 +101,7 @@ def test_rerunning_the_command_continues_the_study(tmp_path: Path) -> None:
     assert run_cli(*search.argv("--generations", "1"))[0] == 0
     study = optuna.load_study(study_name="continued", storage=search.storage)
     first = [(t.number, t.params, t.value) for t in study.trials]
+    first_best = study.best_trial.number
     code, out, _ = run_cli(*search.argv("--generations", "2"))
     assert code == 0 and "continuing" in out
     study = optuna.load_study(study_name="continued", storage=search.storage)
@@ -107,7 +109,9 @@ def test_rerunning_the_command_continues_the_study(tmp_path: Path) -> None:
     assert len(study.trials) > len(first) and len(HammingGASampler.generations(study)) >= 2
     runs = runs_by_role(search.tracking_uri, "continued")
     assert len(runs["study"]) == 1 and len(runs["trial"]) == len(study.trials)
-    assert len(runs["final-model"]) == 2  # one per completed command
+    # A command whose best trial is the one already built reuses that final model.
+    assert len(runs["final-model"]) == (1 if study.best_trial.number == first_best else 2)
+    assert study.user_attrs[FINAL_ATTR]["trial"] == study.best_trial.number
     code, out, err = run_cli(*search.argv("--generations", "2", "--seed", "7"))
     assert code == 2 and "seed=0 (now 7)" in err and "another --study-name" in err
 

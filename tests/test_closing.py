@@ -10,8 +10,9 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.claims import claims_seen, first_index, moved_index
-from optuna_hamming.generations import CHILD_KEY, closing_members
+from optuna_hamming.sampler._claims import claims_seen, first_index, moved_index
+from optuna_hamming.sampler._closing import closing_members
+from optuna_hamming.sampler.attributes import CHILD_KEY
 from tests.helpers import check_ga_history, paper_objective
 
 T0 = dt.datetime(2026, 1, 1)

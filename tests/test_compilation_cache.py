@@ -10,9 +10,9 @@ import numpy as np
 import optuna
 import pytest
 
-from optuna_hamming.compilation_cache import use_jax_compilation_cache
 from optuna_hamming.data import FeatureSet, stratified_splits
-from optuna_hamming.objective import HeadObjective
+from optuna_hamming.vision.compilation_cache import use_jax_compilation_cache
+from optuna_hamming.vision.objective import HeadObjective
 
 pytestmark = pytest.mark.keras
 
@@ -63,8 +63,8 @@ def train(objective: HeadObjective, number: int) -> float:
 def test_a_known_architecture_compiles_from_the_cache(blobs: FeatureSet, tmp_path: Path) -> None:
     splits = stratified_splits(blobs.y, seed=0)
     cache = tmp_path / "xla"
-    objective = HeadObjective(blobs, splits, max_epochs=3, patience=1, compilation_cache=cache)
-    assert cache.is_dir()
+    assert use_jax_compilation_cache(cache) == cache and cache.is_dir()
+    objective = HeadObjective(blobs, splits, max_epochs=3, patience=1)
     first_value = train(objective, 0)
     written = entries(cache)
     assert written, "the first head's compiled steps are on disk"
@@ -72,8 +72,28 @@ def test_a_known_architecture_compiles_from_the_cache(blobs: FeatureSet, tmp_pat
     train(objective, 2)
     assert entries(cache) == written
     # The cache changes where the program comes from, not what it computes.
-    uncached = HeadObjective(blobs, splits, max_epochs=3, patience=1, compilation_cache=False)
-    assert train(uncached, 0) == pytest.approx(first_value, abs=1e-9)
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    compilation_cache.reset_cache()
+    try:
+        assert train(objective, 0) == pytest.approx(first_value, abs=1e-9)
+    finally:
+        jax.config.update("jax_enable_compilation_cache", True)
+
+
+@on_jax
+@pytest.mark.usefixtures("pristine_jax_cache")
+def test_the_objective_leaves_jax_config_alone(blobs: FeatureSet) -> None:
+    """Building and running an objective changes no global configuration: turning the cache
+    on is the caller's decision (the CLI makes it)."""
+    import jax
+
+    before = jax.config.jax_compilation_cache_dir
+    objective = HeadObjective(blobs, stratified_splits(blobs.y, seed=0), max_epochs=2)
+    train(objective, 0)
+    assert jax.config.jax_compilation_cache_dir == before
 
 
 @on_jax

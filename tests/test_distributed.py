@@ -19,9 +19,15 @@ from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli.common import StaleTrialHandler
-from optuna_hamming.generations import CHILD_KEY
 from optuna_hamming.paper import suggest_paper_genome, synthetic_head_score
-from optuna_hamming.storage_lock import is_lock_study, lock_name, study_lock
+from optuna_hamming.sampler.attributes import (
+    CHILD_KEY,
+    GENE_ATTR,
+    GENERATION_ATTR,
+    ORIGIN_ATTR,
+    PARENTS_ATTR,
+)
+from optuna_hamming.storages import is_lock_study, lock_name, study_lock
 from tests.helpers import (
     POSTGRES_URL,
     check_ga_history,
@@ -139,7 +145,7 @@ def test_a_retried_trial_takes_the_dead_trials_place(tmp_path: Path) -> None:
     (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
     assert retry.state == TrialState.COMPLETE and retry.params == trials[dead.number].params
     assert retry.system_attrs[CHILD_KEY] == claim
-    for key in ("ga.generation", "ga.origin", "ga.parents", "ga.gene"):
+    for key in (GENERATION_ATTR, ORIGIN_ATTR, PARENTS_ATTR, GENE_ATTR):
         assert retry.user_attrs[key] == trials[dead.number].user_attrs[key], key
     summaries = HammingGASampler.generations(study)
     assert retry.number in summaries[1]["members"]

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optuna_hamming import evolution
-from optuna_hamming.genome import ABSENT, GenomeLayout, hamming_matrix
+from optuna_hamming import ga
+from optuna_hamming.ga.genome import ABSENT, GenomeLayout, hamming_matrix
 
 PAPER = GenomeLayout((7, 4, 4, 7))
 
@@ -58,25 +58,23 @@ def test_distances_of_the_hand_checked_population() -> None:
 
 def test_grade_best_first_for_both_directions() -> None:
     fitness, _ = population()
-    assert names(tuple(evolution.grade(fitness, maximize=True))) == list("ABCDE")
-    assert names(tuple(evolution.grade(fitness, maximize=False))) == list("EDCBA")
-    assert evolution.grade([1.0, 2.0, 1.0], maximize=True).tolist() == [1, 0, 2]
+    assert names(tuple(ga.grade(fitness, maximize=True))) == list("ABCDE")
+    assert names(tuple(ga.grade(fitness, maximize=False))) == list("EDCBA")
+    assert ga.grade([1.0, 2.0, 1.0], maximize=True).tolist() == [1, 0, 2]
 
 
 @pytest.mark.parametrize(("size", "kept"), [(30, 12), (25, 10), (5, 2), (7, 2), (2, 0)])
 def test_retention_truncates_like_the_paper(size: int, kept: int) -> None:
-    assert evolution.retain_count(size, 0.4) == kept
+    assert ga.retain_count(size, 0.4) == kept
 
 
 def test_gate_admits_only_individuals_far_from_every_parent() -> None:
     fitness, genomes = population()
-    sel = evolution.select_parents(
+    sel = ga.HammingGateSelection(retain=0.4, select=1.0)(
         fitness,
         genomes,
         PAPER,
         maximize=True,
-        retain=0.4,
-        select=1.0,
         rng=np.random.default_rng(0),
     )
     assert sel.significant == 4.0 and (sel.hamming_min, sel.hamming_max) == (1, 9)
@@ -90,28 +88,23 @@ def test_gate_admits_only_individuals_far_from_every_parent() -> None:
 def test_without_the_gate_every_lucky_candidate_is_admitted() -> None:
     # The ablation: with select=1 D (1 bit from A, refused by the gate) is admitted too.
     fitness, genomes = population()
-    sel = evolution.select_parents(
+    sel = ga.UngatedSelection(retain=0.4, select=1.0)(
         fitness,
         genomes,
         PAPER,
         maximize=True,
-        retain=0.4,
-        select=1.0,
         rng=np.random.default_rng(0),
-        hamming_gate=False,
     )
     assert names(sel.selected) == ["C", "D", "E"]
 
 
 def test_gate_refuses_everyone_when_select_is_zero() -> None:
     fitness, genomes = population()
-    sel = evolution.select_parents(
+    sel = ga.HammingGateSelection(retain=0.4, select=0.0)(
         fitness,
         genomes,
         PAPER,
         maximize=True,
-        retain=0.4,
-        select=0.0,
         rng=np.random.default_rng(0),
     )
     assert names(sel.parents) == ["A", "B"]
@@ -120,13 +113,11 @@ def test_gate_refuses_everyone_when_select_is_zero() -> None:
 @pytest.mark.parametrize("seed", range(8))
 def test_gate_uses_one_random_draw_per_candidate(seed: int) -> None:
     fitness, genomes = population()
-    sel = evolution.select_parents(
+    sel = ga.HammingGateSelection(retain=0.4, select=0.5)(
         fitness,
         genomes,
         PAPER,
         maximize=True,
-        retain=0.4,
-        select=0.5,
         rng=np.random.default_rng(seed),
     )
     draws = np.random.default_rng(seed).random(3)  # candidates C, D, E in graded order
@@ -141,13 +132,11 @@ def test_gate_uses_one_random_draw_per_candidate(seed: int) -> None:
 
 def test_minimize_grades_the_other_way() -> None:
     fitness, genomes = population()
-    sel = evolution.select_parents(
+    sel = ga.HammingGateSelection(retain=0.4, select=0.0)(
         fitness,
         genomes,
         PAPER,
         maximize=False,
-        retain=0.4,
-        select=0.0,
         rng=np.random.default_rng(0),
     )
     assert names(sel.retained) == ["E", "D"]
@@ -155,13 +144,11 @@ def test_minimize_grades_the_other_way() -> None:
 
 def test_parent_cap_leaves_room_for_a_child() -> None:
     fitness, genomes = population()
-    sel = evolution.select_parents(
+    sel = ga.HammingGateSelection(retain=1.0, select=1.0)(
         fitness,
         genomes,
         PAPER,
         maximize=True,
-        retain=1.0,
-        select=1.0,
         rng=np.random.default_rng(0),
         max_parents=4,
     )
@@ -169,13 +156,11 @@ def test_parent_cap_leaves_room_for_a_child() -> None:
 
 
 def test_empty_retention_and_gate_keeps_the_best() -> None:
-    sel = evolution.select_parents(
+    sel = ga.HammingGateSelection(retain=0.4, select=0.0)(
         [0.1, 0.3],
         np.array([[0, 0, 0, 0], [1, 0, 0, 0]]),
         PAPER,
         maximize=True,
-        retain=0.4,
-        select=0.0,
         rng=np.random.default_rng(0),
     )
     assert sel.parents == (1,)
@@ -184,15 +169,15 @@ def test_empty_retention_and_gate_keeps_the_best() -> None:
 def test_crossover_takes_part_a_from_male_and_part_b_from_female() -> None:
     male = np.array([1, 2, 3, 4])
     female = np.array([5, 3, 2, 6])
-    assert evolution.crossover(male, female, 2).tolist() == [1, 2, 2, 6]
-    assert evolution.crossover(male, female, 0).tolist() == female.tolist()
-    assert evolution.default_split(4) == 2
+    assert ga.crossover(male, female, 2).tolist() == [1, 2, 2, 6]
+    assert ga.crossover(male, female, 0).tolist() == female.tolist()
+    assert ga.default_split(4) == 2
 
 
 def test_breed_follows_the_random_stream_exactly() -> None:
     parents = [np.array(GENOMES[k]) for k in "ABCE"]
-    children = evolution.breed(
-        parents, 6, PAPER, split=2, mutate_rate=0.0, rng=np.random.default_rng(3)
+    children = ga.breed(
+        parents, 6, PAPER, split=2, mutation=ga.ForcedMutation(0.0), rng=np.random.default_rng(3)
     )
     replay = np.random.default_rng(3)
     for child in children:
@@ -213,8 +198,8 @@ def test_breed_follows_the_random_stream_exactly() -> None:
 
 def test_equal_genomes_always_force_a_mutation() -> None:
     same = [np.array([5, 1, 3, 5]), np.array([5, 1, 3, 5])]
-    children = evolution.breed(
-        same, 50, PAPER, split=2, mutate_rate=0.0, rng=np.random.default_rng(1)
+    children = ga.breed(
+        same, 50, PAPER, split=2, mutation=ga.ForcedMutation(0.0), rng=np.random.default_rng(1)
     )
     for child in children:
         assert child.origin == "forced_mutation"
@@ -223,14 +208,13 @@ def test_equal_genomes_always_force_a_mutation() -> None:
 
 def test_without_forced_mutation_equal_parents_give_copies() -> None:
     same = [np.array([5, 1, 3, 5]), np.array([5, 1, 3, 5])]
-    children = evolution.breed(
+    children = ga.breed(
         same,
         50,
         PAPER,
         split=2,
-        mutate_rate=0.0,
+        mutation=ga.PlainMutation(0.0),
         rng=np.random.default_rng(1),
-        forced_mutation=False,
     )
     for child in children:
         assert child.origin == "crossover"
@@ -239,8 +223,8 @@ def test_without_forced_mutation_equal_parents_give_copies() -> None:
 
 def test_mutation_rate_one_mutates_every_crossover_child() -> None:
     parents = [np.array(GENOMES[k]) for k in "AC"]
-    children = evolution.breed(
-        parents, 40, PAPER, split=2, mutate_rate=1.0, rng=np.random.default_rng(2)
+    children = ga.breed(
+        parents, 40, PAPER, split=2, mutation=ga.ForcedMutation(1.0), rng=np.random.default_rng(2)
     )
     assert {c.origin for c in children} <= {"crossover+mutation", "forced_mutation"}
 
@@ -255,7 +239,7 @@ def layout_and_genome(draw: st.DrawFn) -> tuple[GenomeLayout, np.ndarray]:
 @given(layout_and_genome(), st.integers(0, 2**32))
 def test_mutation_is_never_a_no_op(case: tuple[GenomeLayout, np.ndarray], seed: int) -> None:
     layout, genome = case
-    mutated = evolution.mutate(genome, layout, np.random.default_rng(seed))
+    mutated = ga.mutate(genome, layout, np.random.default_rng(seed))
     mutable = any(n >= 2 or g == ABSENT for n, g in zip(layout.cardinalities, genome, strict=True))
     changed = np.flatnonzero(mutated != genome)
     if mutable:
@@ -272,7 +256,7 @@ def test_mutation_draws_genes_and_values_uniformly() -> None:
     gene_counts = np.zeros(4)
     value_counts = np.zeros(7)
     for _ in range(7000):
-        mutated = evolution.mutate(genome, PAPER, rng)
+        mutated = ga.mutate(genome, PAPER, rng)
         j = int(np.flatnonzero(mutated != genome)[0])
         gene_counts[j] += 1
         if j == 0:
@@ -287,12 +271,12 @@ def test_skipping_duplicates_trains_only_new_genomes() -> None:
     layout = GenomeLayout((2, 2))
     evaluated = {np.array(g).tobytes() for g in ([0, 0], [0, 1], [1, 0])}
     parents = [np.array([0, 0]), np.array([0, 1]), np.array([1, 0])]
-    result = evolution.breed_skipping_duplicates(
+    result = ga.breed_skipping_duplicates(
         parents,
         5,
         layout,
         split=1,
-        mutate_rate=0.2,
+        mutation=ga.ForcedMutation(0.2),
         rng=np.random.default_rng(0),
         is_evaluated=lambda g: g.tobytes() in evaluated,
         max_redraws=3,
@@ -304,12 +288,12 @@ def test_skipping_duplicates_trains_only_new_genomes() -> None:
 
 def test_skipping_duplicates_with_an_exhausted_space_trains_nothing() -> None:
     layout = GenomeLayout((2,))
-    result = evolution.breed_skipping_duplicates(
+    result = ga.breed_skipping_duplicates(
         [np.array([0]), np.array([1])],
         3,
         layout,
         split=0,
-        mutate_rate=0.0,
+        mutation=ga.ForcedMutation(0.0),
         rng=np.random.default_rng(0),
         is_evaluated=lambda g: True,
         max_redraws=2,
@@ -320,7 +304,7 @@ def test_skipping_duplicates_with_an_exhausted_space_trains_nothing() -> None:
 def test_random_unseen_genome_finds_the_last_one() -> None:
     layout = GenomeLayout((3, 3))
     last = np.array([2, 1])
-    found = evolution.random_unseen_genome(
+    found = ga.random_unseen_genome(
         layout, lambda g: not np.array_equal(g, last), np.random.default_rng(0)
     )
     assert found is not None and found.tolist() == [2, 1]
@@ -338,7 +322,7 @@ def test_random_unseen_genome_is_unseen_and_none_only_when_all_are_seen(
     everything = [np.array(g) for g in np.ndindex(*cardinalities)]
     rng = np.random.default_rng(seed)
     seen = {g.tobytes() for g in everything if rng.random() < seen_share}
-    found = evolution.random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng)
+    found = ga.random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng)
     if len(seen) == len(everything):
         assert found is None
     else:
@@ -351,8 +335,7 @@ def test_random_unseen_genome_is_uniform_over_the_unseen() -> None:
     seen = {np.array(g).tobytes() for g in np.ndindex(4, 4) if sum(g) % 2 == 0}
     rng = np.random.default_rng(0)
     draws = [
-        evolution.random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng)
-        for _ in range(4000)
+        ga.random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng) for _ in range(4000)
     ]
     counts = np.unique([d.tobytes() for d in draws if d is not None], return_counts=True)[1]
     # 8 unseen genomes, 500 expected each: a chi-square with 7 degrees of freedom under 24.3

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from optuna_hamming.genome import (
+from optuna_hamming.ga.genome import (
     ABSENT,
     CategoricalGene,
     GenomeLayout,

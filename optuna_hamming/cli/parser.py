@@ -110,9 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--imbalance",
         choices=("paper", "none"),
-        default="paper",
-        help="paper: subsample the classes to the paper's Table II proportions (default); "
-        "none: use every image",
+        default=None,
+        help="paper: subsample the classes to the paper's Table II proportions (the default "
+        "for animal-mnist, the paper's reproduction); none: use every image (the default for "
+        "every other dataset and for your own folders)",
     )
     search.add_argument("--backbone", default=None, help="default: torchvision-mobilenet-v2")
     search.add_argument(
@@ -154,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--register-model", metavar="NAME", help="also register the final model under NAME"
     )
     search.add_argument("--reports-dir", default=DEFAULT_REPORTS, help="where plots are written")
+    search.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show what TensorFlow, Optuna and MLflow print (start-up lines, warnings, "
+        "a 'View run' line per trial on a tracking server)",
+    )
     search.set_defaults(run=_run_search)
 
     show = commands.add_parser(

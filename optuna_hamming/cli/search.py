@@ -12,14 +12,20 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.cli.common import StaleTrialHandler, check_tracking_server, open_storage
+from optuna_hamming.cli.common import (
+    CONFIG_ATTR,
+    FINAL_ATTR,
+    StaleTrialHandler,
+    check_tracking_server,
+    open_storage,
+)
 from optuna_hamming.cli.errors import Interrupted, UserError
 from optuna_hamming.cli.final import FinalOutcome, build_and_log_final_model
-from optuna_hamming.cli.inspect import print_generation_table
+from optuna_hamming.cli.output import print_generation_table
+from optuna_hamming.cli.quiet import library_chatter_kept_out
 from optuna_hamming.data import (
     DatasetError,
     FeatureSet,
@@ -28,11 +34,10 @@ from optuna_hamming.data import (
     load_features_npz,
     stratified_splits,
 )
-from optuna_hamming.paper import ACTIVATIONS, LAYERS, NEURONS, OPTIMIZERS
-from optuna_hamming.storage_lock import study_lock
+from optuna_hamming.paper import space_mismatch
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR
+from optuna_hamming.storages import study_lock
 
-CONFIG_ATTR = "optuna_hamming.config"
-FINAL_ATTR = "optuna_hamming.final_model"
 # Options a study keeps for life: continuing it with other values would mix incomparable trials.
 FIXED_OPTIONS = (
     "data",
@@ -46,12 +51,16 @@ FIXED_OPTIONS = (
     "patience",
     "batch_size",
 )
-PAPER_SPACE = {
-    "neurons": CategoricalDistribution(NEURONS),
-    "layers": CategoricalDistribution(LAYERS),
-    "activation": CategoricalDistribution(ACTIVATIONS),
-    "optimizer": CategoricalDistribution(OPTIMIZERS),
-}
+# The dataset whose default is the paper's class proportions (its reproduction); every other
+# dataset, the user's folders above all, keeps all its images unless --imbalance paper.
+PAPER_DATASET = "animal-mnist"
+
+
+def resolved_imbalance(args: argparse.Namespace) -> str:
+    """``--imbalance`` as given, else ``paper`` for the embedded animal-mnist, ``none`` else."""
+    if args.imbalance is not None:
+        return str(args.imbalance)
+    return "paper" if args.data == PAPER_DATASET else "none"
 
 
 @dataclasses.dataclass
@@ -98,17 +107,15 @@ def _check_continuation(study: optuna.Study, config: dict[str, Any]) -> None:
         )
     stored = study.user_attrs.get(CONFIG_ATTR)
     if stored is None:
-        foreign = [
-            t.number
-            for t in study.get_trials(deepcopy=False)
-            if any(PAPER_SPACE.get(name) != d for name, d in t.distributions.items())
-        ]
-        if foreign:
-            raise UserError(
-                f"study {study.study_name!r} exists with another search space (trial "
-                f"{foreign[0]} has parameters {sorted(study.trials[foreign[0]].params)}); pass "
-                "another --study-name"
-            )
+        # A study started elsewhere (README's Python example, a notebook): continued when
+        # every trial used the paper's space, which is the one HeadObjective suggests from.
+        for trial in study.get_trials(deepcopy=False):
+            mismatch = space_mismatch(trial.distributions)
+            if mismatch is not None:
+                raise UserError(
+                    f"study {study.study_name!r} exists with another search space: trial "
+                    f"{trial.number}'s {mismatch}; pass another --study-name"
+                )
         study.set_user_attr(CONFIG_ATTR, config)
         return
     changed = [k for k in FIXED_OPTIONS if stored.get(k) != config.get(k)]
@@ -144,8 +151,8 @@ class _Progress:
                 f"{params.get('optimizer')}"
             )
             print(
-                f"trial {trial.number:>4}  gen {trial.user_attrs.get('ga.generation', '?'):>2}  "
-                f"{trial.user_attrs.get('ga.origin', ''):<15} {genome:<28} macro F1 {value:>6}  "
+                f"trial {trial.number:>4}  gen {trial.user_attrs.get(GENERATION_ATTR, '?'):>2}  "
+                f"{trial.user_attrs.get(ORIGIN_ATTR, ''):<15} {genome:<28} macro F1 {value:>6}  "
                 f"best {best}  [{self.closed}/{self.target} generations, "
                 f"{time.perf_counter() - self.started:.0f} s]",
                 flush=True,
@@ -155,11 +162,17 @@ class _Progress:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    with library_chatter_kept_out(verbose=args.verbose):
+        return _search(args)
+
+
+def _search(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    args.imbalance = resolved_imbalance(args)
     # Imported here: TensorFlow and MLflow take seconds, `--help` should not.
-    from optuna_hamming.backbones import BACKBONES, DEFAULT_BACKBONE, default_image_size
-    from optuna_hamming.objective import HeadObjective
     from optuna_hamming.tracking import StudyTracker, TrackingError, resolve_tracking_uri
+    from optuna_hamming.vision import HeadObjective, use_jax_compilation_cache
+    from optuna_hamming.vision.backbones import BACKBONES, DEFAULT_BACKBONE, default_image_size
 
     backbone = args.backbone or DEFAULT_BACKBONE
     if backbone not in BACKBONES:
@@ -190,7 +203,7 @@ def run_search(args: argparse.Namespace) -> int:
         load_if_exists=True,
     )
     _check_continuation(study, config)
-    settings = {f"sampler.{k}": v for k, v in dataclasses.asdict(sampler.settings).items()}
+    settings = {f"sampler.{k}": v for k, v in sampler.settings.as_params().items()}
     tracker = StudyTracker(
         tracking_uri=tracking_uri,
         run_params={**config, **settings, "storage": args.storage, "study_name": study_name},
@@ -206,9 +219,18 @@ def run_search(args: argparse.Namespace) -> int:
         f"finished trials); MLflow run {tracker.parent_run_id} at {tracking_uri}",
         flush=True,
     )
+    if tracking_uri.startswith(("http://", "https://")):
+        print(
+            f"MLflow experiment: {tracking_uri.rstrip('/')}/#/experiments/{tracker.experiment_id}",
+            flush=True,
+        )
     try:
         features = _features(args, inputs, backbone, image_size)
         splits = stratified_splits(features.y, seed=args.seed)
+        # On JAX, heads of an architecture met before load their compiled steps from disk.
+        use_jax_compilation_cache(
+            Path(args.cache_dir) / "jax-compilation" if args.cache_dir else None
+        )
         objective = HeadObjective(
             features,
             splits,
@@ -216,7 +238,6 @@ def run_search(args: argparse.Namespace) -> int:
             patience=args.patience,
             batch_size=args.batch_size,
             seed=args.seed,
-            compilation_cache=Path(args.cache_dir) / "jax-compilation" if args.cache_dir else True,
         )
         _optimize(study, sampler, tracker, tracker.track(objective), args)
         print_generation_table(study)
@@ -260,9 +281,8 @@ def _features(
     if inputs.features is not None:
         print(f"features {inputs.features.X.shape} from {args.data}", flush=True)
         return inputs.features
-    from optuna_hamming.backbones import BackboneError, build_backbone, weights_identity
-    from optuna_hamming.backbones.registry import default_cache_dir
-    from optuna_hamming.features import extract_features
+    from optuna_hamming.vision import default_cache_dir, features_for
+    from optuna_hamming.vision.backbones import BackboneError
 
     assert inputs.images is not None
     images = inputs.images
@@ -271,15 +291,12 @@ def _features(
     sizes = np.bincount(images.labels).tolist()
     print(f"{images.name}: {len(images.labels)} images, class sizes {sizes}", flush=True)
     try:
-        features, report = extract_features(
+        features, report = features_for(
             images,
-            lambda: build_backbone(
-                backbone, weights=weights, image_size=image_size, cache_dir=cache
-            ),
-            backbone_name=backbone,
-            weights_id=weights_identity(backbone, weights),
+            backbone=backbone,
+            weights=weights,
             image_size=image_size,
-            cache_dir=cache / "features",
+            cache_dir=cache,
             progress=sys.stdout.isatty(),
         )
     except BackboneError as error:
@@ -355,8 +372,8 @@ def _print_summary(
 ) -> None:
     best = study.best_trial
     print(
-        f"best genome: {best.params} gene {best.user_attrs.get('ga.gene')} (trial "
-        f"{best.number}, generation {best.user_attrs.get('ga.generation')}): validation "
+        f"best genome: {best.params} gene {best.user_attrs.get(GENE_ATTR)} (trial "
+        f"{best.number}, generation {best.user_attrs.get(GENERATION_ATTR)}): validation "
         f"macro F1 {best.value:.3f}"
     )
     print(final.describe())

@@ -33,9 +33,16 @@ from mlflow.exceptions import MlflowException
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
-from optuna_hamming.generations import read_generations
 from optuna_hamming.sampler import HammingGASampler
-from optuna_hamming.storage_lock import study_lock
+from optuna_hamming.sampler.attributes import (
+    GENE_ATTR,
+    GENERATION_ATTR,
+    ORIGIN_ATTR,
+    PARENTS_ATTR,
+    GenerationSummary,
+    read_generations,
+)
+from optuna_hamming.storages import study_lock
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 ROLE_TAG = "optuna_hamming.role"  # "study", "trial" or "final-model"
@@ -46,11 +53,10 @@ STATE_TAG = "optuna.state"
 PARENT_TAG = "mlflow.parentRunId"
 PARENT_RUN_ATTR = "mlflow.parent_run_id"  # study user attribute: the parent run's id
 RUN_ID_ATTR = "mlflow.run_id"  # trial system attribute: the trial's run (wrapped objectives)
-GENE_ATTR = "ga.gene"
 # Known when a trial starts; the gene of an initial individual only once it has suggested.
-GA_PARAMS = ("ga.generation", "ga.origin", "ga.parents")
+GA_PARAMS = (GENERATION_ATTR, ORIGIN_ATTR, PARENTS_ATTR)
 # Per-generation figures on the parent run, from the ``ga.generation.<g>`` summaries.
-GENERATION_METRICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
+GENERATION_METRICS: dict[str, Callable[[GenerationSummary], float]] = {
     "generation.best": lambda s: float(s["best"]),
     "generation.mean_retained": lambda s: float(s["mean_retained"]),
     "generation.hamming_min": lambda s: float(s["hamming_min"]),

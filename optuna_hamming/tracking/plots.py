@@ -22,13 +22,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from optuna.trial import TrialState
 
-from optuna_hamming import evolution
-from optuna_hamming.generations import read_generations
-from optuna_hamming.search_space import GenomeSpace
+from optuna_hamming import ga
+from optuna_hamming.sampler import GenomeSpace
+from optuna_hamming.sampler.attributes import GenerationSummary, read_generations
 
 
 def retained_fitness_figure(
-    generations: Mapping[int, Mapping[str, Any]], *, title: str = "", metric: str = "macro F1"
+    generations: Mapping[int, GenerationSummary], *, title: str = "", metric: str = "macro F1"
 ) -> Figure:
     # Figure() rather than pyplot: no global state, no display needed, safe in threads.
     figure = Figure(figsize=(7, 4.5))
@@ -61,7 +61,7 @@ def part_codes(gene: str, part_a_bits: int) -> tuple[int, int]:
 
 
 def generation_scatter_figure(
-    summary: Mapping[str, Any], generation: int, *, part_a_bits: int, metric: str = "macro F1"
+    summary: GenerationSummary, generation: int, *, part_a_bits: int, metric: str = "macro F1"
 ) -> Figure:
     figure = Figure(figsize=(7, 6))
     axes = figure.add_subplot(projection="3d")
@@ -83,7 +83,7 @@ def part_a_bits_of(
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     space = GenomeSpace.from_trials(trials, float_bits)
     bits = space.layout.bits
-    split = evolution.default_split(len(bits)) if crossover_split is None else crossover_split
+    split = ga.default_split(len(bits)) if crossover_split is None else crossover_split
     return int(sum(bits[:split]))
 
 

@@ -1,10 +1,14 @@
 """Feature extraction with a content-keyed, self-checking cache on disk (layer 3).
 
 The key is a SHA-256 of the images (pixels and labels), the backbone's name, its weights and
-the image size. An entry is an ``.npz`` (``X``, ``y``) plus a ``.sha256`` of its bytes; an
-entry whose bytes no longer match is extracted again instead of being trusted. A second run on
-the same data reads the cache and never builds the backbone (the backbone is passed as a
-factory for that reason).
+the image size. :func:`features_for` derives all of them from what it is asked to build (the
+weights' identity is known without building), so a key can never describe another network
+than the one that made the features, and a second run on the same data reads the cache
+without building the backbone. :func:`features_from` does the same for a backbone the caller
+already holds, keyed by that backbone's own identity.
+
+An entry is an ``.npz`` (``X``, ``y``) plus a ``.sha256`` of its bytes; an entry whose bytes no
+longer match is extracted again instead of being trusted.
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from optuna_hamming.data.datasets import FeatureSet, LabeledImages
-
-if TYPE_CHECKING:  # the backbones import Keras; this module imports it only when extracting
-    from optuna_hamming.backbones import Backbone
+from optuna_hamming.vision.backbones import (
+    DEFAULT_BACKBONE,
+    Backbone,
+    build_backbone,
+    default_image_size,
+    weights_identity,
+)
+from optuna_hamming.vision.cache import default_cache_dir
 
 _log = logging.getLogger(__name__)
 CACHE_VERSION = 1
@@ -33,12 +41,14 @@ CACHE_VERSION = 1
 
 @dataclass(frozen=True)
 class ExtractionReport:
-    """What ``extract_features`` did: read the cache, or extracted (and at what rate)."""
+    """What extraction did: read the cache, or extracted (and at what rate, with which
+    backbone: the one built here, None when the cache answered)."""
 
     cached: bool
     seconds: float
     images: int
     path: Path
+    backbone: Backbone | None = None
 
     @property
     def images_per_second(self) -> float:
@@ -61,33 +71,76 @@ def resize_images(batch: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.ND
     return np.asarray(keras.ops.convert_to_numpy(resized), dtype=np.float32)
 
 
-def extract_features(
+def features_for(
     images: LabeledImages,
-    backbone_factory: Callable[[], Backbone],
     *,
-    backbone_name: str,
-    weights_id: str,
-    image_size: int,
-    cache_dir: Path,
+    backbone: str = DEFAULT_BACKBONE,
+    weights: str | Path | None = "imagenet",
+    image_size: int | None = None,
+    cache_dir: Path | None = None,
     batch_size: int = 64,
-    progress: bool = True,
+    progress: bool = False,
 ) -> tuple[FeatureSet, ExtractionReport]:
-    """Features of ``images`` from the cache, or from the backbone built by ``backbone_factory``.
+    """Features of ``images`` through ``build_backbone(backbone, weights=..., image_size=...)``.
 
-    ``backbone_factory`` is called only on a cache miss and must return an
-    :class:`~optuna_hamming.backbones.Backbone`.
+    ``cache_dir`` is the project cache (default ``$OPTUNA_HAMMING_CACHE`` or
+    ``~/.cache/optuna-hamming``): features go under ``features/``, converted weights under
+    ``weights/``. The backbone is built only when the cache has no entry for this key.
     """
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    key = cache_key(images, backbone_name, weights_id, image_size)
-    entry = cache_dir / f"{key}.npz"
-    checksum = cache_dir / f"{key}.sha256"
+    root = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    size = image_size or default_image_size(backbone)
+    identity = weights_identity(backbone, weights)
+    key = cache_key(images, backbone, identity, size)
+
+    def build() -> Backbone:
+        built = build_backbone(backbone, weights=weights, image_size=size, cache_dir=root)
+        # The key was derived before building; what was built must be what it describes.
+        built_as = (built.name, built.weights_id, built.image_size)
+        if built_as != (backbone, identity, (size, size)):
+            raise RuntimeError(f"built {built_as}, keyed as {(backbone, identity, size)}")
+        return built
+
+    return _cached_extraction(images, key, build, root / "features", batch_size, progress)
+
+
+def features_from(
+    images: LabeledImages,
+    backbone: Backbone,
+    *,
+    cache_dir: Path | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> tuple[FeatureSet, ExtractionReport]:
+    """Features of ``images`` through a backbone already built, keyed by its own identity
+    (name, weights, image size); same cache layout as :func:`features_for`."""
+    root = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    size = backbone.image_size
+    if size[0] != size[1]:
+        raise ValueError(f"backbones here take square images, this one takes {size}")
+    key = cache_key(images, backbone.name, backbone.weights_id, size[0])
+    return _cached_extraction(
+        images, key, lambda: backbone, root / "features", batch_size, progress
+    )
+
+
+def _cached_extraction(
+    images: LabeledImages,
+    key: str,
+    backbone_for_miss: Callable[[], Backbone],
+    directory: Path,
+    batch_size: int,
+    progress: bool,
+) -> tuple[FeatureSet, ExtractionReport]:
+    directory.mkdir(parents=True, exist_ok=True)
+    entry = directory / f"{key}.npz"
+    checksum = directory / f"{key}.sha256"
     start = time.perf_counter()
     cached = _read_entry(entry, checksum)
     if cached is not None:
         X, y = cached
         report = ExtractionReport(True, time.perf_counter() - start, len(y), entry)
         return FeatureSet(X, y, images.class_names, images.name), report
-    backbone = backbone_factory()
+    backbone = backbone_for_miss()
     model, size = backbone.model, backbone.image_size
     import keras
 
@@ -105,7 +158,7 @@ def extract_features(
     X = np.concatenate(parts)
     seconds = time.perf_counter() - start
     _write_entry(entry, checksum, X, images.labels)
-    report = ExtractionReport(False, seconds, len(X), entry)
+    report = ExtractionReport(False, seconds, len(X), entry, backbone)
     return FeatureSet(X, images.labels, images.class_names, images.name), report
 
 

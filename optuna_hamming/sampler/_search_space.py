@@ -1,6 +1,6 @@
 """Optuna search spaces as genome layouts (layer 2).
 
-Maps each Optuna distribution to a gene of :mod:`optuna_hamming.genome`:
+Maps each Optuna distribution to a gene of :mod:`optuna_hamming.ga.genome`:
 
 * ``CategoricalDistribution``: index into its choices;
 * ``IntDistribution`` and stepped ``FloatDistribution``: index into the finite list of values;
@@ -31,7 +31,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial
 
-from optuna_hamming.genome import (
+from optuna_hamming.ga.genome import (
     ABSENT,
     CategoricalGene,
     Gene,

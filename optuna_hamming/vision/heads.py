@@ -71,6 +71,10 @@ def build_head(
 ) -> keras.Model:
     """The compiled head for ``genome`` (sparse categorical cross-entropy).
 
+    ``seed`` seeds each layer's own initializer and the dropout's own seed generator; no
+    global random state is touched, so heads built in threads (``n_jobs``) stay reproducible
+    and leave the caller's ``random``/``numpy`` streams alone. ``None`` draws them afresh.
+
     ``jit_compile="auto"`` compiles on JAX only: XLA made TensorFlow heads 2.2x slower and
     torch.compile took minutes per head, while JAX without jit runs op by op
     (``benchmarks/results/head_training.md``). ``True``/``False`` force it.
@@ -81,14 +85,31 @@ def build_head(
         )
     if n_classes < 2:
         raise HeadError(f"a classifier needs at least 2 classes, got {n_classes}")
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
+    sizes = layer_sizes(genome.neurons, genome.layers, n_classes)
+
+    def layer_seed(i: int) -> int | None:
+        return None if seed is None else seed * 1009 + i  # distinct per layer
+
     model = keras.Sequential(name="head")
     model.add(keras.Input((n_features,), name="features"))
-    for i, units in enumerate(layer_sizes(genome.neurons, genome.layers, n_classes)):
-        model.add(keras.layers.Dense(units, activation=genome.activation, name=f"dense_{i}"))
-    model.add(keras.layers.Dropout(0.5, name="dropout"))
-    model.add(keras.layers.Dense(n_classes, activation="softmax", name="classes"))
+    for i, units in enumerate(sizes):
+        model.add(
+            keras.layers.Dense(
+                units,
+                activation=genome.activation,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(i)),
+                name=f"dense_{i}",
+            )
+        )
+    model.add(keras.layers.Dropout(0.5, seed=layer_seed(len(sizes)), name="dropout"))
+    model.add(
+        keras.layers.Dense(
+            n_classes,
+            activation="softmax",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(len(sizes) + 1)),
+            name="classes",
+        )
+    )
     model.compile(
         optimizer=make_optimizer(genome.optimizer),
         loss="sparse_categorical_crossentropy",

@@ -1,4 +1,4 @@
-"""The Optuna objective that trains a head per trial, and the final model (layer 3).
+"""The Optuna objective that trains a head per trial (layer 3).
 
 Fitness is macro F1 on the validation split (paper, Eq. 1). Each epoch's validation macro F1 is
 reported with ``trial.report`` so Optuna's pruners work; weighted F1, accuracy, epochs trained,
@@ -12,20 +12,18 @@ import gc
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import numpy.typing as npt
 import optuna
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+from sklearn.metrics import accuracy_score, f1_score
 
-from optuna_hamming.compilation_cache import use_jax_compilation_cache
 from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
-from optuna_hamming.heads import HeadGenome, build_head
 from optuna_hamming.paper import suggest_paper_genome
+from optuna_hamming.vision.heads import HeadGenome, build_head
 
 
 @dataclass
@@ -52,6 +50,39 @@ def predict_classes(model: keras.Model, X: npt.NDArray[np.float32]) -> npt.NDArr
     else:
         probabilities = model.predict_on_batch(X)
     return np.asarray(keras.ops.convert_to_numpy(keras.ops.argmax(probabilities, axis=-1)))
+
+
+class ShuffledBatches(keras.utils.PyDataset):
+    """Mini-batches in an order drawn afresh each epoch from a Generator of its own.
+
+    Keras shuffles arrays with the global NumPy (or TensorFlow) random state, and a
+    ``PyDataset``'s batches with Python's ``random``, which would make training depend on, and
+    disturb, whatever else draws from them (other threads among them): fit with
+    ``shuffle=False``. ``benchmarks/shuffled_batches.py`` (2 cores): 0.94x the time of
+    ``fit(X, y, shuffle=True)`` on TensorFlow, 0.99x on JAX.
+    """
+
+    def __init__(
+        self,
+        X: npt.NDArray[np.float32],
+        y: npt.NDArray[np.int64],
+        batch_size: int,
+        seed: int | None,
+    ) -> None:
+        super().__init__()
+        self.X, self.y, self.batch_size = X, y, batch_size
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(len(y))
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.X[chosen], self.y[chosen]
+
+    def on_epoch_end(self) -> None:
+        self._order = self._rng.permutation(len(self.y))
 
 
 @dataclass
@@ -117,11 +148,10 @@ def train_head(
     )
     start = time.perf_counter()
     history = model.fit(
-        X_train,
-        y_train,
+        ShuffledBatches(X_train, y_train, batch_size, seed),
+        shuffle=False,  # the batches shuffle themselves (Keras would use Python's `random`)
         validation_data=(X_val, y_val),
         epochs=max_epochs,
-        batch_size=batch_size,
         callbacks=[stopper, reporter],
         verbose=0,
     )
@@ -174,11 +204,11 @@ _TRAINING = _TrainingHeads()
 class HeadObjective:
     """Optuna objective over the paper's four genes; returns validation macro F1.
 
-    ``features`` and ``splits`` come from :mod:`optuna_hamming.features` and
+    ``features`` and ``splits`` come from :func:`optuna_hamming.vision.features_for` and
     :func:`optuna_hamming.data.stratified_splits`. The seed of each trial's training is
-    ``seed + trial.number``, so a trial can be retrained exactly. On JAX it turns on the
-    persistent compilation cache (:mod:`optuna_hamming.compilation_cache`) unless
-    ``compilation_cache=False``.
+    ``seed + trial.number``, so a trial can be retrained exactly. Building it changes no
+    global state; on JAX, call :func:`optuna_hamming.vision.use_jax_compilation_cache` once
+    first (the CLI does) so that heads of an architecture met before skip compilation.
     """
 
     def __init__(
@@ -191,7 +221,6 @@ class HeadObjective:
         batch_size: int = 32,
         seed: int = 0,
         jit_compile: bool | str = "auto",
-        compilation_cache: bool | str | Path = True,
     ) -> None:
         if max_epochs < 1:
             raise ValueError(f"`max_epochs` must be >= 1, got {max_epochs}; the paper uses 200")
@@ -209,10 +238,6 @@ class HeadObjective:
         self.X_val, self.y_val = X[splits.validation], y[splits.validation]
         self.n_classes = len(features.class_names)
         self.jit_compile = jit_compile
-        # On JAX, heads of an architecture met before load their compiled steps from disk
-        # (True: under the project cache; a path: there; False: compile every head).
-        if compilation_cache is not False:
-            use_jax_compilation_cache(None if compilation_cache is True else compilation_cache)
 
     def __call__(self, trial: optuna.Trial) -> float:
         genome = HeadGenome.from_params(suggest_paper_genome(trial))
@@ -243,75 +268,3 @@ class HeadObjective:
         if result.pruned:
             raise optuna.TrialPruned()
         return result.scores.macro_f1
-
-
-@dataclass
-class FinalModel:
-    head: keras.Model
-    genome: HeadGenome
-    test: HeadScores
-    report: dict[str, Any]
-    confusion: list[list[int]]
-    epochs: int
-
-
-def train_final_model(
-    genome: HeadGenome,
-    features: FeatureSet,
-    splits: Splits,
-    *,
-    epochs: int,
-    batch_size: int = 32,
-    seed: int = 0,
-) -> FinalModel:
-    """Retrain ``genome`` on train + validation for ``epochs`` (the search's best epoch count,
-    since no validation data is left to stop on), then score it on the held-out test split."""
-    X, y = features.X, features.y
-    fit_idx = splits.train_and_validation
-    model = build_head(
-        genome, n_features=X.shape[1], n_classes=len(features.class_names), seed=seed
-    )
-    model.fit(X[fit_idx], y[fit_idx], epochs=max(1, epochs), batch_size=batch_size, verbose=0)
-    predicted = predict_classes(model, X[splits.test])
-    labels = list(range(len(features.class_names)))
-    report = classification_report(
-        y[splits.test],
-        predicted,
-        labels=labels,
-        target_names=list(features.class_names),
-        output_dict=True,
-        zero_division=0,
-    )
-    matrix = confusion_matrix(y[splits.test], predicted, labels=labels)
-    return FinalModel(
-        model,
-        genome,
-        score(y[splits.test], predicted),
-        report,
-        matrix.tolist(),
-        max(1, epochs),
-    )
-
-
-def image_classifier(
-    backbone_model: keras.Model, head: keras.Model, image_size: tuple[int, int]
-) -> keras.Model:
-    """One model from raw RGB images (0-255) of any size to class probabilities: resizing,
-    the backbone with its preprocessing, and the head."""
-    inputs = keras.Input((None, None, 3), name="image")
-    x = keras.layers.Resizing(*image_size, name="resize")(inputs)
-    probabilities = head(backbone_model(x))
-    return keras.Model(inputs, probabilities, name="image_classifier")
-
-
-def export_image_classifier(
-    backbone_model: keras.Model, head: keras.Model, image_size: tuple[int, int], path: str | Path
-) -> Path:
-    """Save :func:`image_classifier` as one ``.keras`` file."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"save the final model as a .keras file, got {path.name}")
-    classifier = image_classifier(backbone_model, head, image_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    classifier.save(path)
-    return path

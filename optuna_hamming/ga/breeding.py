@@ -1,16 +1,14 @@
-"""One generation of the paper's Algorithm 1 (layer 1: numpy only).
+"""Step 5 of Algorithm 1: children from random pairs of parents (layer 1: numpy only).
 
-Every operator is a small function; every random choice goes through the
-``numpy.random.Generator`` it is given, in a fixed order, so that a seed reproduces a
-generation bit for bit. See SPEC section 3 for the exact steps:
+Each child takes a male and a female drawn uniformly from the parents; a *mutation strategy*
+makes the child from them. :class:`ForcedMutation` is the paper's: different genomes give the
+male's part A and the female's part B, mutated with probability ``rate``; equal genomes give
+the male, always mutated. :class:`PlainMutation` is the ablation without the forced mutation.
+Another way of making children (a model that screens them, say) is another strategy with the
+same call.
 
-1. grade (best first), 2. Hamming distances H of the graded population and
-``Significant = (max H - min H) / 2``, 3. retain the top ``int(retain * size)``,
-4. admit each other individual, best first, when ``random() < select`` and its distance to
-every parent so far is greater than Significant, 5. breed children from random pairs of
-parents (crossover of part A and part B, then mutation with probability ``mutate``; a pair
-with equal genomes gives a forced mutation of the male), 6. next population = parents +
-children.
+Every random choice goes through the ``numpy.random.Generator`` passed in, in a fixed order,
+so that a seed reproduces a generation bit for bit.
 """
 
 from __future__ import annotations
@@ -18,33 +16,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 import numpy as np
 
-from optuna_hamming.genome import ABSENT, GenomeLayout, IntArray, hamming_matrix, upper_distances
+from optuna_hamming.ga._params import checked, probability
+from optuna_hamming.ga.genome import ABSENT, GenomeLayout, IntArray
 
 ORIGIN_INITIAL = "initial"
 ORIGIN_CROSSOVER = "crossover"
 ORIGIN_CROSSOVER_MUTATION = "crossover+mutation"
 ORIGIN_FORCED_MUTATION = "forced_mutation"
 ORIGIN_RANDOM_UNEVALUATED = "random_unevaluated"
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What steps 1-4 decided for one graded population (indices into that population)."""
-
-    order: tuple[int, ...]
-    retained: tuple[int, ...]
-    selected: tuple[int, ...]
-    significant: float
-    hamming_min: int
-    hamming_max: int
-
-    @property
-    def parents(self) -> tuple[int, ...]:
-        return self.retained + self.selected
 
 
 @dataclass(frozen=True)
@@ -55,82 +38,6 @@ class Child:
     origin: str
     male: int
     female: int
-
-
-def grade(fitness: Sequence[float], *, maximize: bool) -> IntArray:
-    """Indices of ``fitness`` from best to worst; ties keep their input order."""
-    values = np.asarray(fitness, dtype=np.float64)
-    if np.isnan(values).any():
-        raise ValueError("fitness contains NaN: drop failed individuals before grading")
-    keys = -values if maximize else values
-    return np.argsort(keys, kind="stable").astype(np.int64)
-
-
-def retain_count(size: int, retain: float) -> int:
-    """The paper's ``int(RETAIN * size)`` (truncation, as in Algorithm 1)."""
-    return int(retain * size)
-
-
-def significance(distance: IntArray) -> tuple[float, int, int]:
-    """``(Significant, min H, max H)`` over the pairs u < v; zeros for fewer than 2 individuals."""
-    pairs = upper_distances(distance)
-    if pairs.size == 0:
-        return 0.0, 0, 0
-    low, high = int(pairs.min()), int(pairs.max())
-    return (high - low) / 2.0, low, high
-
-
-def select_parents(
-    fitness: Sequence[float],
-    genomes: IntArray,
-    layout: GenomeLayout,
-    *,
-    maximize: bool,
-    retain: float,
-    select: float,
-    rng: np.random.Generator,
-    max_parents: int | None = None,
-    hamming_gate: bool = True,
-) -> Selection:
-    """Steps 1-4: grade, distances, retention and the Hamming-gated random selection.
-
-    ``max_parents`` caps the parent list (the sampler passes ``population_size - 1`` so each
-    generation trains at least one child). A population whose retention keeps nobody and
-    whose gate admits nobody gets its best individual as the only parent, since breeding
-    needs one. ``hamming_gate=False`` is an ablation: a candidate is admitted with
-    probability ``select`` whatever its distances (the random draws are the same).
-    """
-    size = len(fitness)
-    if size == 0:
-        raise ValueError("cannot select parents from an empty population")
-    order = grade(fitness, maximize=maximize)
-    graded = np.asarray(genomes, dtype=np.int64)[order]
-    distance = hamming_matrix(graded, layout)
-    significant, h_min, h_max = significance(distance)
-    cap = size if max_parents is None else max(1, min(max_parents, size))
-    n_retain = min(retain_count(size, retain), cap)
-    parents = list(range(n_retain))
-    selected: list[int] = []
-    for x in range(n_retain, size):
-        # Draw for every candidate, admitted or not, so the stream does not depend on H.
-        lucky = rng.random() < select
-        if len(parents) >= cap:
-            continue
-        if lucky and (not hamming_gate or all(distance[x, s] > significant for s in parents)):
-            parents.append(x)
-            selected.append(x)
-    if not parents:
-        parents.append(0)
-        selected.append(0)
-    as_population = [int(i) for i in order]
-    return Selection(
-        order=tuple(as_population),
-        retained=tuple(as_population[i] for i in range(n_retain)),
-        selected=tuple(as_population[i] for i in selected),
-        significant=significant,
-        hamming_min=h_min,
-        hamming_max=h_max,
-    )
 
 
 def default_split(n_genes: int) -> int:
@@ -168,40 +75,82 @@ def mutate(genome: IntArray, layout: GenomeLayout, rng: np.random.Generator) -> 
     return child
 
 
+class MutationStrategy(Protocol):
+    """Makes one child (its genome and origin) from a male and a female genome."""
+
+    def __call__(
+        self,
+        male: IntArray,
+        female: IntArray,
+        layout: GenomeLayout,
+        *,
+        split: int,
+        rng: np.random.Generator,
+    ) -> tuple[IntArray, str]: ...
+
+
+@dataclass(frozen=True)
+class ForcedMutation:
+    """The paper's: crossover, then mutation with probability ``rate``; parents with equal
+    genomes give the male, always mutated (forced mutation)."""
+
+    rate: float = 0.2
+    forced = True  # a class constant, not a field: the ablation is its own class
+
+    def __post_init__(self) -> None:
+        checked({"rate": probability(0.2, "rate")}, {"rate": self.rate})
+
+    def __call__(
+        self,
+        male: IntArray,
+        female: IntArray,
+        layout: GenomeLayout,
+        *,
+        split: int,
+        rng: np.random.Generator,
+    ) -> tuple[IntArray, str]:
+        if self.forced and np.array_equal(male, female):
+            return mutate(male, layout, rng), ORIGIN_FORCED_MUTATION
+        genome = crossover(male, female, split)
+        if rng.random() < self.rate:
+            return mutate(genome, layout, rng), ORIGIN_CROSSOVER_MUTATION
+        return genome, ORIGIN_CROSSOVER
+
+
+@dataclass(frozen=True)
+class PlainMutation(ForcedMutation):
+    """Ablation: parents with equal genomes give a crossover child like any other pair (a copy
+    of them, mutated only with probability ``rate``)."""
+
+    forced = False
+
+
 def breed_one(
     parent_genomes: Sequence[IntArray],
     layout: GenomeLayout,
     *,
     split: int,
-    mutate_rate: float,
+    mutation: MutationStrategy,
     rng: np.random.Generator,
-    forced_mutation: bool = True,
 ) -> Child:
-    """Step 5 for one child: a random male and female, crossover or forced mutation.
-
-    ``forced_mutation=False`` is an ablation: parents with equal genomes give a crossover
-    child like any other pair (a copy of them, mutated only with ``mutate_rate``)."""
+    """Step 5 for one child: a random male and female, then the mutation strategy."""
     n = len(parent_genomes)
     if n == 0:
         raise ValueError("breeding needs at least one parent")
     male = int(rng.integers(n))
     female = int(rng.integers(n))
-    male_genome, female_genome = parent_genomes[male], parent_genomes[female]
-    if not forced_mutation or not np.array_equal(male_genome, female_genome):
-        genome = crossover(male_genome, female_genome, split)
-        if rng.random() < mutate_rate:
-            return Child(mutate(genome, layout, rng), ORIGIN_CROSSOVER_MUTATION, male, female)
-        return Child(genome, ORIGIN_CROSSOVER, male, female)
-    return Child(mutate(male_genome, layout, rng), ORIGIN_FORCED_MUTATION, male, female)
+    genome, origin = mutation(
+        parent_genomes[male], parent_genomes[female], layout, split=split, rng=rng
+    )
+    return Child(genome, origin, male, female)
 
 
 class BreedingOperators(TypedDict):
     """The keyword arguments that every breeding rule below shares."""
 
     split: int
-    mutate_rate: float
+    mutation: MutationStrategy
     rng: np.random.Generator
-    forced_mutation: bool
 
 
 def breed(
@@ -210,20 +159,12 @@ def breed(
     layout: GenomeLayout,
     *,
     split: int,
-    mutate_rate: float,
+    mutation: MutationStrategy,
     rng: np.random.Generator,
-    forced_mutation: bool = True,
 ) -> list[Child]:
     """Step 5: ``n_children`` children, drawn one after another from the same stream."""
     return [
-        breed_one(
-            parent_genomes,
-            layout,
-            split=split,
-            mutate_rate=mutate_rate,
-            rng=rng,
-            forced_mutation=forced_mutation,
-        )
+        breed_one(parent_genomes, layout, split=split, mutation=mutation, rng=rng)
         for _ in range(n_children)
     ]
 
@@ -271,9 +212,8 @@ def breed_skipping_duplicates(
     layout: GenomeLayout,
     *,
     split: int,
-    mutate_rate: float,
+    mutation: MutationStrategy,
     rng: np.random.Generator,
-    forced_mutation: bool = True,
     is_evaluated: Callable[[IntArray], bool],
     max_redraws: int,
 ) -> list[tuple[Child, bool]]:
@@ -292,14 +232,7 @@ def breed_skipping_duplicates(
         return genome.tobytes() in planned or is_evaluated(genome)
 
     def bred() -> Child:
-        return breed_one(
-            parent_genomes,
-            layout,
-            split=split,
-            mutate_rate=mutate_rate,
-            rng=rng,
-            forced_mutation=forced_mutation,
-        )
+        return breed_one(parent_genomes, layout, split=split, mutation=mutation, rng=rng)
 
     def fresh_child() -> Child | None:
         for _ in range(max_redraws):

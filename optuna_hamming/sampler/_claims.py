@@ -1,4 +1,4 @@
-"""A trial's claim on a child of the open generation, and what it tells the trial (layer 2).
+"""A trial's claim on a child of the open generation, and what it tells the trial.
 
 Each trial holds ``hamming_ga:child = [generation, index]``; the functions here decide which
 index a new trial takes and describe the child behind it: the values ``sample_independent``
@@ -14,22 +14,20 @@ import numpy as np
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial
 
-from optuna_hamming import evolution
-from optuna_hamming.generations import (
+from optuna_hamming import ga
+from optuna_hamming.sampler._plan import Plan, PlannedChild
+from optuna_hamming.sampler._search_space import GenomeSpace
+from optuna_hamming.sampler.attributes import (
     CHILD_KEY,
     GENE_ATTR,
     GENERATION_ATTR,
     ORIGIN_ATTR,
     ORIGIN_ENQUEUED,
+    ORIGIN_RETRIED,
     PARENTS_ATTR,
-    Plan,
-    PlannedChild,
+    RETRY_OF_KEY,
 )
-from optuna_hamming.search_space import GenomeSpace
 
-# Set by Optuna's RetryHeartbeatStaleTrialCallback on the copy of a trial whose worker died.
-RETRY_OF_KEY = "failed_trial"
-ORIGIN_RETRIED = "retried"
 # A claim found taken by another process moves to a free child at most this often.
 MAX_MOVES = 5
 
@@ -121,7 +119,7 @@ def describe(
     elif enqueued:
         user[ORIGIN_ATTR], user[PARENTS_ATTR] = ORIGIN_ENQUEUED, []
     elif child is None:
-        user[ORIGIN_ATTR], user[PARENTS_ATTR] = evolution.ORIGIN_INITIAL, []
+        user[ORIGIN_ATTR], user[PARENTS_ATTR] = ga.ORIGIN_INITIAL, []
     else:
         user[ORIGIN_ATTR], user[PARENTS_ATTR] = child.origin, list(child.parents)
         if plan.space is not None:

@@ -8,8 +8,8 @@ a 29-epoch head took 5.0 s, 2.5 s with the cache). The search space has only
 other seeds, in other workers and in later runs, so JAX's persistent compilation cache turns
 most compilations into a file read. The compiled program is identical; only its source changes.
 
-TensorFlow and PyTorch heads run without XLA here (``heads.build_head``), so this only acts on
-JAX.
+TensorFlow and PyTorch heads run without XLA here (``vision.heads.build_head``), so this only
+acts on JAX.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import keras
 
-from optuna_hamming.backbones.registry import default_cache_dir
+from optuna_hamming.vision.cache import default_cache_dir
 
 #: Set to ``0`` to leave JAX's compilation cache alone (``OPTUNA_HAMMING_JAX_CACHE=0``).
 ENV_SWITCH = "OPTUNA_HAMMING_JAX_CACHE"

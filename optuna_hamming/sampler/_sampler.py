@@ -23,18 +23,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
-from optuna.study import Study, StudyDirection
+from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from optuna_hamming._storage_writes import set_trial_attrs
-from optuna_hamming._validation import _check_int, checked_settings
-from optuna_hamming.claims import (
+from optuna_hamming import ga
+from optuna_hamming.sampler._archive import read_archive
+from optuna_hamming.sampler._claims import (
     MAX_MOVES,
     Ticket,
     claims_seen,
@@ -44,41 +43,37 @@ from optuna_hamming.claims import (
     one_process,
     retried_child,
 )
-from optuna_hamming.generations import (
+from optuna_hamming.sampler._search_space import GenomeSpace, contains, gene_for
+from optuna_hamming.sampler._settings import MAX_SEED, Settings, checked_settings
+from optuna_hamming.sampler._state import StudyState, StudyStates
+from optuna_hamming.sampler.attributes import (
     CHILD_KEY,
-    COMPACTED,
     GENE_ATTR,
-    PLAN_KEY_PREFIX,
-    SEED_KEY,
-    SUMMARY_PREFIX,
-    Plan,
-    PlannedChild,
-    Settings,
-    close_generation,
-    closing_members,
-    extra_child,
-    initial_plan,
-    read_archive,
+    GenerationSummary,
     read_generations,
-    trial_numbered,
 )
-from optuna_hamming.search_space import GenomeSpace, contains, gene_for
-
-_MAX_SEED = 2**62
-
-
-@dataclass
-class _StudyCache:
-    """What one process knows of a study's GA state (a cache of the storage, never the truth)."""
-
-    seed: int
-    plans: dict[int, Plan]
-    open_generation: int
-    scan_from: int = 0
+from optuna_hamming.storages import set_trial_attrs
 
 
 class HammingGASampler(BaseSampler):
-    """Genetic algorithm with Hamming-distance-gated selection (paper, Algorithm 1).
+    """Genetic algorithm with Hamming-distance-gated selection (the paper's Algorithm 1).
+
+    The sampler is a thin shell: selection (steps 1-4) and the making of children (step 5)
+    are strategy objects of :mod:`optuna_hamming.ga`, built from the paper's rates unless
+    given, and all state lives in the study's storage.
+
+    Example:
+
+        .. code-block:: python
+
+            import optuna
+            from optuna_hamming import HammingGASampler
+            from optuna_hamming.paper import synthetic_objective
+
+            sampler = HammingGASampler(population_size=10, seed=0)
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            study.optimize(synthetic_objective, n_trials=60)
+            HammingGASampler.generations(study)[0]["significant"]
 
     Args:
         population_size: Individuals per generation (paper: 30). At least 2.
@@ -93,10 +88,19 @@ class HammingGASampler(BaseSampler):
         max_redraws: With ``skip_duplicates``, redraws before a random unevaluated genome.
         seed: Seed of the study's random streams; with one worker, a seeded study is
             reproducible bit for bit. A study keeps the seed it was started with.
-        hamming_gate: Ablation switch. False admits non-retained individuals with
-            probability ``select`` whatever their Hamming distances.
-        forced_mutation: Ablation switch. False lets parents with equal genomes give an
-            unmutated copy (mutated only with probability ``mutate``).
+        hamming_gate: Ablation switch, the same as
+            ``selection=UngatedSelection(retain, select)`` when False: non-retained
+            individuals are admitted with probability ``select`` whatever their distances.
+        forced_mutation: Ablation switch, the same as ``mutation=PlainMutation(mutate)`` when
+            False: parents with equal genomes give an unmutated copy (mutated only with
+            probability ``mutate``).
+        selection: A selection strategy (steps 1-4); default
+            ``HammingGateSelection(retain, select)``. Pass its rates to it, not here.
+        mutation: A strategy that makes one child from two parents (step 5); default
+            ``ForcedMutation(mutate)``. Pass its rate to it, not here.
+
+    Citation: "Automated neural network construction with transfer learning", the
+    Hamming-distance genetic algorithm of ``../shared/seeds/`` (Algorithm 1, Table I).
     """
 
     def __init__(
@@ -113,27 +117,29 @@ class HammingGASampler(BaseSampler):
         seed: int | None = None,
         hamming_gate: bool = True,
         forced_mutation: bool = True,
+        selection: ga.SelectionStrategy | None = None,
+        mutation: ga.MutationStrategy | None = None,
     ) -> None:
-        self._settings = checked_settings(
-            population_size=population_size,
-            retain=retain,
-            select=select,
-            mutate=mutate,
-            crossover_split=crossover_split,
-            float_bits=float_bits,
-            skip_duplicates=skip_duplicates,
-            max_redraws=max_redraws,
-            hamming_gate=hamming_gate,
-            forced_mutation=forced_mutation,
+        self._settings, self._seed = checked_settings(
+            {
+                "population_size": population_size,
+                "retain": retain,
+                "select": select,
+                "mutate": mutate,
+                "crossover_split": crossover_split,
+                "float_bits": float_bits,
+                "skip_duplicates": skip_duplicates,
+                "max_redraws": max_redraws,
+                "seed": seed,
+                "hamming_gate": hamming_gate,
+                "forced_mutation": forced_mutation,
+                "selection": selection,
+                "mutation": mutation,
+            }
         )
-        if seed is not None:
-            seed = _check_int(
-                "seed", seed, low=0, high=_MAX_SEED - 1, hint="Pass a non-negative int or None."
-            )
-        self._seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(self._seed)
         self._lock = threading.Lock()
-        self._studies: dict[tuple[int, int], _StudyCache] = {}
+        self._states = StudyStates()
         self._tickets: dict[int, Ticket] = {}
 
     # -- settings ------------------------------------------------------------------------
@@ -148,14 +154,14 @@ class HammingGASampler(BaseSampler):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_lock"]
-        state["_studies"] = {}
+        del state["_lock"], state["_states"]
         state["_tickets"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._states = StudyStates()
 
     def reseed_rng(self) -> None:
         # Only draws that are not shared with other workers use this generator: plans come
@@ -174,6 +180,7 @@ class HammingGASampler(BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        _refuse_multi_objective(study)
         return {}
 
     def sample_independent(
@@ -183,6 +190,7 @@ class HammingGASampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        _refuse_multi_objective(study)
         ticket = self._tickets.get(trial._trial_id)
         if ticket is not None and param_name in ticket.values:
             value = ticket.values[param_name]
@@ -195,29 +203,28 @@ class HammingGASampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         if len(study.directions) > 1:
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            raise ValueError(
-                "HammingGASampler optimises one objective; this study has "
-                f"{len(study.directions)}. Use optuna.samplers.NSGAIISampler for "
-                "multi-objective studies, or return a single value."
-            )
+            _refuse_multi_objective(study)
         storage = study._storage
         enqueued = bool(trial.params) or "fixed_params" in trial.system_attrs
         with self._lock:
-            cache = self._cache_for(study)
             trials = storage.get_all_trials(study._study_id, deepcopy=False)
-            used, ahead, racing = self._advance(study, cache, trials, own_number=trial.number)
-            generation = cache.open_generation
+            state = self._state_of(study, trials)
+            used, ahead, racing = state.advance(
+                study, self._settings, trials, own_number=trial.number
+            )
+            generation = state.open_generation
+            plan = state.plans[generation]
             retried = retried_child(trial, generation)
             # A retry of a child whose worker died (Optuna's heartbeat callback copies the
             # trial) takes the dead trial's place in its generation while that is open.
             index = retried if retried is not None else first_index(used, ahead)
             for moves in range(MAX_MOVES + 1):
-                child = self._child_at(cache.plans[generation], index, trials, cache.seed)
+                child = state.child_at(self._settings, index, trials)
                 ticket, user = describe(
                     trial,
-                    cache.plans[generation],
+                    plan,
                     child,
-                    seed=cache.seed,
+                    seed=state.seed,
                     enqueued=enqueued,
                     retried=retried is not None,
                 )
@@ -280,7 +287,7 @@ class HammingGASampler(BaseSampler):
         return read_archive(study)
 
     @staticmethod
-    def generations(study: Study) -> dict[int, dict[str, Any]]:
+    def generations(study: Study) -> dict[int, GenerationSummary]:
         """The summary of every closed generation, by generation number."""
         return read_generations(study)
 
@@ -289,138 +296,25 @@ class HammingGASampler(BaseSampler):
         generations are closed. A generation otherwise closes when the next trial starts;
         call this after ``optimize`` to stop exactly at a generation boundary."""
         with self._lock:
-            cache = self._cache_for(study)
             trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-            self._advance(study, cache, trials, own_number=-1)
+            self._state_of(study, trials).advance(study, self._settings, trials, own_number=-1)
         return len(read_generations(study))
 
-    # -- bookkeeping ------------------------------------------------------------------------
+    def _state_of(self, study: Study, trials: list[FrozenTrial]) -> StudyState:
+        return self._states.get(
+            study,
+            trials,
+            lambda: StudyState.load(study, self._settings, self._new_seed),
+        )
 
-    def _cache_for(self, study: Study) -> _StudyCache:
-        key = (id(study._storage), study._study_id)
-        cache = self._studies.get(key)
-        if cache is None:
-            cache = self._load(study)
-            self._studies[key] = cache
-        return cache
+    def _new_seed(self) -> int:
+        return self._seed if self._seed is not None else int(self._rng.integers(MAX_SEED))
 
-    def _load(self, study: Study) -> _StudyCache:
-        storage = study._storage
-        attrs = storage.get_study_system_attrs(study._study_id)
-        seed = attrs.get(SEED_KEY)
-        if seed is None:
-            seed = self._seed if self._seed is not None else int(self._rng.integers(_MAX_SEED))
-            storage.set_study_system_attr(study._study_id, SEED_KEY, seed)
-        plans = {0: initial_plan(self._settings.population_size)}
-        newest = self._newest_plan(attrs)
-        if newest is not None:
-            plans[newest.generation] = newest
-        return _StudyCache(int(seed), plans, max(plans))
 
-    def _newest_plan(self, attrs: dict[str, Any]) -> Plan | None:
-        stored = {
-            int(key[len(PLAN_KEY_PREFIX) :]): value
-            for key, value in attrs.items()
-            if key.startswith(PLAN_KEY_PREFIX) and value != COMPACTED
-        }
-        if not stored:
-            return None
-        return Plan.from_json(stored[max(stored)], self._settings.float_bits)
-
-    def _advance(
-        self, study: Study, cache: _StudyCache, trials: list[FrozenTrial], own_number: int
-    ) -> tuple[set[int], int, bool]:
-        """Close every complete generation; return the child indices in use in the open one,
-        the number of running trials created before ``own_number`` that hold none yet, and
-        whether any other running trial holds none yet (a claim may be racing this one)."""
-        while True:
-            generation = cache.open_generation
-            plan = cache.plans[generation]
-            claims: list[tuple[int, int, FrozenTrial]] = []
-            used: set[int] = set()
-            ahead = 0
-            racing = False
-            first_relevant: int | None = None
-            for trial in trials[cache.scan_from :]:
-                child = trial.system_attrs.get(CHILD_KEY)
-                running = not trial.state.is_finished()
-                if child is None and trial.state == TrialState.RUNNING:
-                    ahead += trial.number < own_number
-                    racing = racing or trial.number != own_number
-                if child is None or child[0] > generation:
-                    if (running or child is not None) and first_relevant is None:
-                        first_relevant = trial.number
-                    continue
-                if child[0] < generation:
-                    continue
-                if first_relevant is None:
-                    first_relevant = trial.number
-                if trial.number != own_number:
-                    used.add(int(child[1]))
-                if trial.number != own_number:
-                    claims.append((int(child[1]), trial.number, trial))
-            cache.scan_from = len(trials) if first_relevant is None else first_relevant
-            claims.sort(key=lambda item: (item[0], item[1]))
-            members = closing_members([t for _, _, t in claims], plan.needed)
-            if members is None:
-                return used, ahead, racing
-            self._close(study, cache, plan, members, trials)
-
-    def _close(
-        self,
-        study: Study,
-        cache: _StudyCache,
-        plan: Plan,
-        children: list[FrozenTrial],
-        trials: list[FrozenTrial],
-    ) -> None:
-        storage = study._storage
-        attrs = storage.get_study_system_attrs(study._study_id)
-        cache.seed = int(attrs.get(SEED_KEY, cache.seed))
-        following = plan.generation + 1
-        stored = attrs.get(PLAN_KEY_PREFIX + str(following))
-        if stored == COMPACTED:
-            # This process fell far behind the others: continue from the newest plan.
-            newest = self._newest_plan(attrs)
-            assert newest is not None
-            next_plan = newest
-        elif stored is not None:
-            next_plan = Plan.from_json(stored, self._settings.float_bits)
-        else:
-            closure = close_generation(
-                plan,
-                children,
-                lambda number: trial_numbered(trials, number),
-                lambda: trials,
-                settings=self._settings,
-                maximize=study.direction == StudyDirection.MAXIMIZE,
-                seed=cache.seed,
-            )
-            next_plan = closure.plan
-            storage.set_study_system_attr(
-                study._study_id, PLAN_KEY_PREFIX + str(following), next_plan.to_json()
-            )
-            storage.set_study_user_attr(
-                study._study_id, SUMMARY_PREFIX + str(plan.generation), closure.summary
-            )
-            if plan.generation >= 1:
-                storage.set_study_system_attr(
-                    study._study_id, PLAN_KEY_PREFIX + str(plan.generation), COMPACTED
-                )
-        cache.plans = {plan.generation: plan, next_plan.generation: next_plan}
-        cache.open_generation = next_plan.generation
-
-    def _child_at(
-        self, plan: Plan, index: int, trials: list[FrozenTrial], seed: int
-    ) -> PlannedChild | None:
-        if plan.generation == 0:
-            return None
-        if index < len(plan.children):
-            return plan.children[index]
-        return extra_child(
-            plan,
-            index,
-            lambda number: trial_numbered(trials, number),
-            settings=self._settings,
-            seed=seed,
+def _refuse_multi_objective(study: Study) -> None:
+    if len(study.directions) > 1:
+        raise ValueError(
+            "HammingGASampler optimises one objective; this study has "
+            f"{len(study.directions)}. Use optuna.samplers.NSGAIISampler for "
+            "multi-objective studies, or return a single value."
         )

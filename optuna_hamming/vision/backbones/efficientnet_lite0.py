@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import numpy.typing as npt
 
-from optuna_hamming.backbones.torch_state import assign_state_dict
+from optuna_hamming.vision.backbones.torch_state import assign_state_dict
 
 BN_EPSILON = 1e-3
 INPUT_MEAN, INPUT_STD = 127.0, 128.0

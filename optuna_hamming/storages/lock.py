@@ -1,4 +1,4 @@
-"""A lock that every worker of a study can take, in any Optuna storage (layer 2).
+"""A lock that every worker of a study can take, in any Optuna storage.
 
 Optuna's storages have no compare-and-set on attributes, but each one refuses a second study
 with a name it already holds (a unique key in RDB, the log's order in Journal storage, a lock

@@ -1,4 +1,4 @@
-"""``python -m optuna_hamming.demo``: a small HammingGASampler study on the built-in benchmark.
+"""``python -m optuna_hamming.cli.demo``: a small HammingGASampler study on the built-in benchmark.
 
 Runs the paper's algorithm (population 10, 8 generations) on the synthetic objective of
 :mod:`optuna_hamming.paper`, stores the study in ``mlruns/optuna-demo.db`` (running it again
@@ -13,8 +13,9 @@ from pathlib import Path
 import optuna
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.cli.inspect import print_generation_table
+from optuna_hamming.cli.output import print_generation_table
 from optuna_hamming.paper import synthetic_objective
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     print_generation_table(study)
     best = study.best_trial
     print(
-        f"best genome {best.user_attrs['ga.gene']} = {best.params} "
+        f"best genome {best.user_attrs[GENE_ATTR]} = {best.params} "
         f"(fitness {best.value:.3f}, trial {best.number}, generation "
-        f"{best.user_attrs['ga.generation']}, origin {best.user_attrs['ga.origin']})"
+        f"{best.user_attrs[GENERATION_ATTR]}, origin {best.user_attrs[ORIGIN_ATTR]})"
     )
     print(f"optuna-dashboard {args.storage}   # to browse the study and its ga.* attributes")
     return 0

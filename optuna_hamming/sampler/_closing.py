@@ -1,0 +1,219 @@
+"""Closing a generation: when it can close, with which members, and the plan that follows.
+
+A generation closes when as many of its children have finished (COMPLETE, or PRUNED with a
+reported value) as its plan trains, taken in child order and only once every claim before
+them has finished (:func:`closing_members`), so that all workers close it alike and compute
+the same next plan (:func:`close_generation`, Algorithm 1 on the members). Children beyond
+the plan (replacements for failed ones, work for idle workers) come from
+:func:`extra_child`, drawn from the same parents with streams of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from optuna.trial import FrozenTrial
+
+from optuna_hamming import ga
+from optuna_hamming.sampler._archive import build_archive, fitness_of
+from optuna_hamming.sampler._plan import Plan, PlannedChild, generation_rng
+from optuna_hamming.sampler._search_space import GenomeSpace
+from optuna_hamming.sampler._settings import Settings
+from optuna_hamming.sampler.attributes import GenerationSummary
+
+
+def closing_members(claims: Sequence[FrozenTrial], needed: int) -> list[FrozenTrial] | None:
+    """The members a generation closes with, or None while it cannot close yet.
+
+    ``claims`` are the trials that hold a child of the generation, in child order (index,
+    then trial number). Members are the first ``needed`` of them with a fitness, and the
+    generation closes only when every claim before the last member has finished: then two
+    workers that see different trials finished still close it with the same members (or
+    one of them waits), so both compute the same next plan.
+
+    A claim that ``needed`` later claims finished before (a worker that died, a trial far
+    slower than a generation) is passed over, so a dead worker cannot stall the study. The
+    rule reads only finish times that storage holds, so every worker passes over the same
+    claims.
+    """
+    finish = [_completed_at(t) for t in claims]
+    members: list[FrozenTrial] = []
+    for position, trial in enumerate(claims):
+        if len(members) == needed:
+            break
+        mine = finish[position]
+        overtaking = sum(
+            1
+            for later in range(position + 1, len(claims))
+            if finish[later] is not None and (mine is None or finish[later] < mine)
+        )
+        if overtaking >= needed:
+            continue
+        if not trial.state.is_finished():
+            return None
+        if fitness_of(trial) is not None:
+            members.append(trial)
+    return members if len(members) == needed else None
+
+
+def _completed_at(trial: FrozenTrial) -> Any:
+    """When a claim finished with a fitness (None: running, failed, or without a value)."""
+    if fitness_of(trial) is None:
+        return None
+    return trial.datetime_complete
+
+
+@dataclass(frozen=True)
+class Closure:
+    """The outcome of closing a generation: the next plan and the summary for people."""
+
+    plan: Plan
+    summary: GenerationSummary
+
+
+def close_generation(
+    plan: Plan,
+    children: Sequence[FrozenTrial],
+    trial_by_number: Callable[[int], FrozenTrial],
+    all_trials: Callable[[], Sequence[FrozenTrial]],
+    *,
+    settings: Settings,
+    maximize: bool,
+    seed: int,
+) -> Closure:
+    """Steps 1-6 of Algorithm 1 on generation ``plan.generation``; returns plan ``g + 1``.
+
+    ``children`` are the generation's finished children with a fitness, in child order; the
+    first ``plan.needed`` of them are members, together with the carried individuals.
+    """
+    members: list[tuple[int, float]] = list(plan.carried)
+    for trial in children[: plan.needed]:
+        value = fitness_of(trial)
+        assert value is not None
+        members.append((trial.number, value))
+    member_trials = [trial_by_number(number) for number, _ in members]
+    distinct = sorted({t.number: t for t in member_trials}.values(), key=lambda t: t.number)
+    space = GenomeSpace.from_trials(distinct, settings.float_bits)
+    layout = space.layout
+    genomes = np.array([space.encode(t.params) for t in member_trials], dtype=np.int64)
+    genomes = genomes.reshape(len(member_trials), len(space.names))
+    values = [v for _, v in members]
+    rng = generation_rng(seed, plan.generation + 1)
+    selection = settings.selection(
+        values,
+        genomes,
+        layout,
+        maximize=maximize,
+        rng=rng,
+        max_parents=settings.population_size - 1,
+    )
+    parent_genomes = [genomes[i] for i in selection.parents]
+    parent_numbers = [members[i][0] for i in selection.parents]
+    carried = [members[i] for i in selection.parents]
+    n_children = settings.population_size - len(selection.parents)
+    split = settings.split_for(space)
+    # The keyword set both breeding rules share (the paper's operators and their ablations).
+    operators = ga.BreedingOperators(split=split, mutation=settings.mutation, rng=rng)
+    bred: list[tuple[ga.Child, bool]] = []
+    archive: dict[bytes, tuple[float, int]] = {}
+    if settings.skip_duplicates:
+        archive = build_archive(all_trials(), space, maximize=maximize)
+        bred = ga.breed_skipping_duplicates(
+            parent_genomes,
+            n_children,
+            layout,
+            **operators,
+            is_evaluated=lambda g: g.tobytes() in archive,
+            max_redraws=settings.max_redraws,
+        )
+        if not any(not evaluated for _, evaluated in bred):
+            # Every genome of the space has been evaluated: fall back to the paper's rule.
+            bred = []
+    if not bred:
+        plain = ga.breed(parent_genomes, n_children, layout, **operators)
+        bred = [(child, False) for child in plain]
+    planned: list[PlannedChild] = []
+    for child, evaluated in bred:
+        if evaluated:
+            value, number = archive[child.genome.tobytes()]
+            carried.append((number, value))
+            continue
+        origin_parents: tuple[int, ...] = ()
+        if child.male >= 0:
+            origin_parents = (parent_numbers[child.male], parent_numbers[child.female])
+        genome = tuple(int(x) for x in child.genome)
+        planned.append(PlannedChild(genome, child.origin, origin_parents))
+    retained_values = [members[i][1] for i in selection.retained]
+    best = max(values) if maximize else min(values)
+    summary: GenerationSummary = {
+        "members": [n for n, _ in members],
+        "fitness": values,
+        "retained": [members[i][0] for i in selection.retained],
+        "selected": [members[i][0] for i in selection.selected],
+        "significant": selection.significant,
+        "hamming_min": selection.hamming_min,
+        "hamming_max": selection.hamming_max,
+        "best": best,
+        "mean_retained": float(np.mean(retained_values)) if retained_values else best,
+        "genes": [space.bitstring(g) for g in genomes],
+        "next_children": len(planned),
+        "next_archived": sum(1 for _, evaluated in bred if evaluated),
+        "forced_mutations": sum(1 for c in planned if c.origin == ga.ORIGIN_FORCED_MUTATION),
+        "selection": repr(settings.selection),
+        "mutation": repr(settings.mutation),
+    }
+    next_plan = Plan(
+        plan.generation + 1,
+        space,
+        tuple(carried),
+        tuple(planned),
+        settings.population_size,
+        seed,
+        len(selection.parents),
+    )
+    return Closure(next_plan, summary)
+
+
+def extra_child(
+    plan: Plan,
+    index: int,
+    trial_by_number: Callable[[int], FrozenTrial],
+    *,
+    settings: Settings,
+    seed: int,
+) -> PlannedChild | None:
+    """Child ``index`` beyond the plan's list (a replacement for a failed child).
+
+    Drawn from the plan's parents with a stream of its own, so it is the same in every
+    worker. Generation 0 has no genomes: its extra children are random, like the rest.
+    """
+    parents = plan.carried[: plan.n_parents]
+    if plan.generation == 0 or plan.space is None or not parents:
+        return None
+    genomes = [plan.space.encode(trial_by_number(n).params) for n, _ in parents]
+    rng = generation_rng(seed, plan.generation, 1, index)
+    child = ga.breed_one(
+        genomes,
+        plan.space.layout,
+        split=settings.split_for(plan.space),
+        mutation=settings.mutation,
+        rng=rng,
+    )
+    return PlannedChild(
+        tuple(int(x) for x in child.genome),
+        child.origin,
+        (parents[child.male][0], parents[child.female][0]),
+    )
+
+
+def trial_numbered(trials: list[FrozenTrial], number: int) -> FrozenTrial:
+    """``trials`` come sorted by number without gaps, so the number is the index."""
+    if number < len(trials) and trials[number].number == number:
+        return trials[number]
+    for trial in trials:
+        if trial.number == number:
+            return trial
+    raise KeyError(f"trial {number} is not in the study")

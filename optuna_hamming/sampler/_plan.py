@@ -1,0 +1,78 @@
+"""Generation plans: who is carried into a generation and which children it trains.
+
+Plan 0 is implicit: ``population_size`` random individuals. Plan ``g + 1`` is a pure function
+of the members of generation ``g`` and the study seed, so every worker that computes it gets
+the same plan; it is stored as a study system attribute (``attributes.plan_key``) so that the
+others read it instead, and so that a reopened study continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from optuna_hamming.sampler._search_space import GenomeSpace
+
+
+@dataclass(frozen=True)
+class PlannedChild:
+    genome: tuple[int, ...]
+    origin: str
+    parents: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Generation ``generation``: carried members ``(trial number, fitness)`` and children."""
+
+    generation: int
+    space: GenomeSpace | None
+    carried: tuple[tuple[int, float], ...]
+    children: tuple[PlannedChild, ...]
+    population_size: int
+    seed_used: int = field(default=0)
+    n_parents: int = field(default=0)  # carried[:n_parents] are parents, the rest archived
+
+    @property
+    def needed(self) -> int:
+        """How many children must finish (COMPLETE or PRUNED) before the generation closes."""
+        return self.population_size if self.generation == 0 else len(self.children)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "space": None if self.space is None else self.space.to_json(),
+            "carried": [list(c) for c in self.carried],
+            "children": [[list(c.genome), c.origin, list(c.parents)] for c in self.children],
+            "population_size": self.population_size,
+            "seed": self.seed_used,
+            "n_parents": self.n_parents,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], float_bits: int) -> Plan:
+        space = None if data["space"] is None else GenomeSpace.from_json(data["space"], float_bits)
+        return cls(
+            generation=int(data["generation"]),
+            space=space,
+            carried=tuple((int(n), float(v)) for n, v in data["carried"]),
+            children=tuple(
+                PlannedChild(tuple(int(x) for x in g), str(o), tuple(int(p) for p in ps))
+                for g, o, ps in data["children"]
+            ),
+            population_size=int(data["population_size"]),
+            seed_used=int(data.get("seed", 0)),
+            n_parents=int(data.get("n_parents", len(data["carried"]))),
+        )
+
+
+def initial_plan(population_size: int) -> Plan:
+    return Plan(0, None, (), (), population_size)
+
+
+def generation_rng(seed: int, generation: int, *extra: int) -> np.random.Generator:
+    """The random stream of one generation's plan (or of one extra child)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, generation, *extra])))

@@ -1,0 +1,132 @@
+"""HammingGASampler's settings: declared once, checked once, at the constructor.
+
+``PARAMETER_CONSTRAINTS`` is the one table of the constructor's arguments and their hints (a
+test holds it to the signature). The paper's rates and the two ablation switches become the
+default strategy objects; a caller who passes a strategy passes its rates to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from optuna_hamming import ga
+from optuna_hamming.ga._params import (
+    Boolean,
+    Constraint,
+    Integer,
+    OrNone,
+    Strategy,
+    checked,
+    probability,
+)
+from optuna_hamming.sampler._search_space import GenomeSpace
+
+MAX_SEED = 2**62
+
+PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
+    "population_size": Integer(
+        2, None, "Pass population_size=30 (the paper's value) or another int >= 2."
+    ),
+    "retain": probability(0.4, "retain"),
+    "select": probability(0.5, "select"),
+    "mutate": probability(0.2, "mutate"),
+    "crossover_split": OrNone(
+        Integer(0, None, "Pass the number of leading parameters in part A, or None for half.")
+    ),
+    "float_bits": Integer(
+        1, 30, "Pass e.g. float_bits=8 for 256 grid points per continuous float."
+    ),
+    "skip_duplicates": Boolean(),
+    "max_redraws": Integer(1, None, "Pass e.g. max_redraws=100."),
+    "seed": OrNone(Integer(0, MAX_SEED - 1, "Pass a non-negative int or None.")),
+    "hamming_gate": Boolean(),
+    "forced_mutation": Boolean(),
+    "selection": OrNone(
+        Strategy("Pass e.g. optuna_hamming.ga.HammingGateSelection(retain=0.4, select=0.5).")
+    ),
+    "mutation": OrNone(Strategy("Pass e.g. optuna_hamming.ga.ForcedMutation(rate=0.2).")),
+}
+
+# What a strategy object takes over from the keyword arguments (their defaults are the
+# default strategies' own values, which a test holds to the signature).
+_OWNED_BY = {
+    "selection": {"retain": "retain", "select": "select", "hamming_gate": None},
+    "mutation": {"mutate": "rate", "forced_mutation": None},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    population_size: int
+    crossover_split: int | None
+    float_bits: int
+    skip_duplicates: bool
+    max_redraws: int
+    selection: ga.SelectionStrategy
+    mutation: ga.MutationStrategy
+
+    def split_for(self, space: GenomeSpace) -> int:
+        n = len(space.names)
+        if self.crossover_split is None:
+            return ga.default_split(n)
+        return min(self.crossover_split, n)
+
+    def as_params(self) -> dict[str, Any]:
+        """Flat, loggable settings: strategies as their class name plus their fields."""
+        flat: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.name in _OWNED_BY:
+                flat[item.name] = type(value).__name__
+                if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                    for name, field_value in dataclasses.asdict(value).items():
+                        flat[f"{item.name}.{name}"] = field_value
+            else:
+                flat[item.name] = value
+        return flat
+
+
+def checked_settings(arguments: Mapping[str, object]) -> tuple[Settings, int | None]:
+    """The settings and seed of HammingGASampler's constructor arguments, each checked."""
+    values = checked(PARAMETER_CONSTRAINTS, arguments)
+    defaults = {"selection": ga.HammingGateSelection(), "mutation": ga.ForcedMutation()}
+    for strategy, owned in _OWNED_BY.items():
+        if values[strategy] is None:
+            continue
+        default = defaults[strategy]
+        for argument, field_name in owned.items():
+            paper = getattr(default, field_name) if field_name else True
+            if values[argument] != paper:
+                raise ValueError(
+                    f"`{argument}={values[argument]!r}` and `{strategy}=` were both passed; "
+                    f"the strategy decides: pass its settings to it, e.g. "
+                    f"{strategy}={_example(strategy, argument)}"
+                )
+    selection = values["selection"] or (
+        ga.HammingGateSelection if values["hamming_gate"] else ga.UngatedSelection
+    )(retain=values["retain"], select=values["select"])
+    mutation = values["mutation"] or (
+        ga.ForcedMutation if values["forced_mutation"] else ga.PlainMutation
+    )(rate=values["mutate"])
+    settings = Settings(
+        population_size=values["population_size"],
+        crossover_split=values["crossover_split"],
+        float_bits=values["float_bits"],
+        skip_duplicates=values["skip_duplicates"],
+        max_redraws=values["max_redraws"],
+        selection=selection,
+        mutation=mutation,
+    )
+    return settings, values["seed"]
+
+
+def _example(strategy: str, argument: str) -> str:
+    examples = {
+        ("selection", "hamming_gate"): "UngatedSelection(retain=0.4, select=0.5)",
+        ("mutation", "forced_mutation"): "PlainMutation(rate=0.2)",
+        ("mutation", "mutate"): "ForcedMutation(rate=...)",
+    }
+    return examples.get((strategy, argument), f"HammingGateSelection({argument}=...)")

@@ -1,0 +1,222 @@
+"""What one process knows of each study's GA state: a cache of the storage, never the truth.
+
+:class:`StudyState` holds a study's seed, its newest plans and the open generation, and
+advances them from the trials in storage (closing every generation that can close).
+:class:`StudyStates` finds the state of a study, and makes sure that a state never outlives
+or crosses its study: entries are held per storage object through a weak reference (a new
+storage that reuses a freed address is another key), checked against what the storage
+holds (a study replaced under the same id is reloaded), and bounded in number.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from optuna.storages import BaseStorage
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from optuna_hamming.sampler._closing import (
+    close_generation,
+    closing_members,
+    extra_child,
+    trial_numbered,
+)
+from optuna_hamming.sampler._plan import Plan, PlannedChild, initial_plan
+from optuna_hamming.sampler._settings import Settings
+from optuna_hamming.sampler.attributes import (
+    CHILD_KEY,
+    COMPACTED,
+    PLAN_KEY_PREFIX,
+    SEED_KEY,
+    plan_key,
+    summary_key,
+)
+
+# Studies per storage object whose state a process keeps; an evicted one is reloaded from
+# storage when it is used again (correct, only slower).
+MAX_STUDIES_PER_STORAGE = 16
+
+
+@dataclass
+class StudyState:
+    """One study's GA state as this process last read it."""
+
+    study_name: str
+    seed: int
+    plans: dict[int, Plan]
+    open_generation: int
+    scan_from: int = 0  # trials before this number belong to closed generations
+    first_trial_id: int | None = field(default=None)  # the study's trial 0, once seen
+
+    @classmethod
+    def load(cls, study: Study, settings: Settings, new_seed: Callable[[], int]) -> StudyState:
+        storage = study._storage
+        attrs = storage.get_study_system_attrs(study._study_id)
+        seed = attrs.get(SEED_KEY)
+        if seed is None:
+            seed = new_seed()
+            storage.set_study_system_attr(study._study_id, SEED_KEY, seed)
+        plans = {0: initial_plan(settings.population_size)}
+        newest = newest_plan(attrs, settings.float_bits)
+        if newest is not None:
+            plans[newest.generation] = newest
+        return cls(study.study_name, int(seed), plans, max(plans))
+
+    def holds(self, study: Study, trials: list[FrozenTrial]) -> bool:
+        """Whether this state is still that of ``study`` as ``trials`` show it."""
+        if study.study_name != self.study_name or len(trials) < self.scan_from:
+            return False
+        if self.first_trial_id is not None and trials:
+            return trials[0]._trial_id == self.first_trial_id
+        return True
+
+    def advance(
+        self, study: Study, settings: Settings, trials: list[FrozenTrial], own_number: int
+    ) -> tuple[set[int], int, bool]:
+        """Close every complete generation; return the child indices in use in the open one,
+        the number of running trials created before ``own_number`` that hold none yet, and
+        whether any other running trial holds none yet (a claim may be racing this one)."""
+        if trials and self.first_trial_id is None:
+            self.first_trial_id = trials[0]._trial_id
+        while True:
+            generation = self.open_generation
+            plan = self.plans[generation]
+            claims: list[tuple[int, int, FrozenTrial]] = []
+            used: set[int] = set()
+            ahead = 0
+            racing = False
+            first_relevant: int | None = None
+            for trial in trials[self.scan_from :]:
+                child = trial.system_attrs.get(CHILD_KEY)
+                running = not trial.state.is_finished()
+                if child is None and trial.state == TrialState.RUNNING:
+                    ahead += trial.number < own_number
+                    racing = racing or trial.number != own_number
+                if child is None or child[0] > generation:
+                    if (running or child is not None) and first_relevant is None:
+                        first_relevant = trial.number
+                    continue
+                if child[0] < generation:
+                    continue
+                if first_relevant is None:
+                    first_relevant = trial.number
+                if trial.number != own_number:
+                    used.add(int(child[1]))
+                    claims.append((int(child[1]), trial.number, trial))
+            self.scan_from = len(trials) if first_relevant is None else first_relevant
+            claims.sort(key=lambda item: (item[0], item[1]))
+            members = closing_members([t for _, _, t in claims], plan.needed)
+            if members is None:
+                return used, ahead, racing
+            self._close(study, settings, plan, members, trials)
+
+    def _close(
+        self,
+        study: Study,
+        settings: Settings,
+        plan: Plan,
+        children: list[FrozenTrial],
+        trials: list[FrozenTrial],
+    ) -> None:
+        storage = study._storage
+        attrs = storage.get_study_system_attrs(study._study_id)
+        self.seed = int(attrs.get(SEED_KEY, self.seed))
+        following = plan.generation + 1
+        stored = attrs.get(plan_key(following))
+        if stored == COMPACTED:
+            # This process fell far behind the others: continue from the newest plan.
+            newest = newest_plan(attrs, settings.float_bits)
+            assert newest is not None
+            next_plan = newest
+        elif stored is not None:
+            next_plan = Plan.from_json(stored, settings.float_bits)
+        else:
+            closure = close_generation(
+                plan,
+                children,
+                lambda number: trial_numbered(trials, number),
+                lambda: trials,
+                settings=settings,
+                maximize=study.direction == StudyDirection.MAXIMIZE,
+                seed=self.seed,
+            )
+            next_plan = closure.plan
+            storage.set_study_system_attr(study._study_id, plan_key(following), next_plan.to_json())
+            storage.set_study_user_attr(
+                study._study_id, summary_key(plan.generation), closure.summary
+            )
+            if plan.generation >= 1:
+                storage.set_study_system_attr(study._study_id, plan_key(plan.generation), COMPACTED)
+        self.plans = {plan.generation: plan, next_plan.generation: next_plan}
+        self.open_generation = next_plan.generation
+
+    def child_at(
+        self, settings: Settings, index: int, trials: list[FrozenTrial]
+    ) -> PlannedChild | None:
+        """Child ``index`` of the open generation (None: a random individual of generation 0)."""
+        plan = self.plans[self.open_generation]
+        if plan.generation == 0:
+            return None
+        if index < len(plan.children):
+            return plan.children[index]
+        return extra_child(
+            plan,
+            index,
+            lambda number: trial_numbered(trials, number),
+            settings=settings,
+            seed=self.seed,
+        )
+
+
+def newest_plan(attrs: dict[str, Any], float_bits: int) -> Plan | None:
+    stored = {
+        int(key[len(PLAN_KEY_PREFIX) :]): value
+        for key, value in attrs.items()
+        if key.startswith(PLAN_KEY_PREFIX) and value != COMPACTED
+    }
+    if not stored:
+        return None
+    return Plan.from_json(stored[max(stored)], float_bits)
+
+
+class StudyStates:
+    """The :class:`StudyState` of every study this process works on, keyed safely.
+
+    Keyed by the storage *object* (weakly: its entries go when it is collected, so a new
+    storage at a freed address never finds them) and the study id; :meth:`get` also checks
+    the state against the trials just read, so a study deleted and created again under the
+    same id starts afresh. At most ``MAX_STUDIES_PER_STORAGE`` studies per storage are kept.
+    """
+
+    def __init__(self) -> None:
+        self._by_storage: weakref.WeakKeyDictionary[BaseStorage, OrderedDict[int, StudyState]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(
+        self,
+        study: Study,
+        trials: list[FrozenTrial] | None,
+        load: Callable[[], StudyState],
+    ) -> StudyState:
+        studies = self._by_storage.get(study._storage)
+        if studies is None:
+            studies = self._by_storage.setdefault(study._storage, OrderedDict())
+        state = studies.get(study._study_id)
+        if state is not None and trials is not None and not state.holds(study, trials):
+            state = None
+        if state is None:
+            state = load()
+            studies[study._study_id] = state
+            while len(studies) > MAX_STUDIES_PER_STORAGE:
+                studies.popitem(last=False)
+        studies.move_to_end(study._study_id)
+        return state
+
+    def __len__(self) -> int:
+        return sum(len(studies) for studies in self._by_storage.values())

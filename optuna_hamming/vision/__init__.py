@@ -1,0 +1,43 @@
+"""Layer 3: Keras 3 (backend-agnostic, ``keras.ops``) from images to a trained head.
+
+* :mod:`.backbones`: pre-trained CNNs by name (``keras.applications`` and the offline ports);
+* :mod:`.features`: features of a dataset through a backbone, cached on disk by content;
+* :mod:`.heads`: the paper's head (SPEC 5);
+* :mod:`.objective`: the Optuna objective that trains one head per trial;
+* :mod:`.final_model`: the best genome retrained, scored on test, exported as one ``.keras``;
+* :mod:`.compilation_cache`: JAX's persistent compilation cache, turned on by the caller;
+* :mod:`.cache`: where the project cache lives.
+"""
+
+from optuna_hamming.vision.backbones import DEFAULT_BACKBONE, Backbone, build_backbone
+from optuna_hamming.vision.cache import default_cache_dir
+from optuna_hamming.vision.compilation_cache import use_jax_compilation_cache
+from optuna_hamming.vision.features import ExtractionReport, features_for, features_from
+from optuna_hamming.vision.final_model import (
+    FinalModel,
+    export_image_classifier,
+    image_classifier,
+    train_final_model,
+)
+from optuna_hamming.vision.heads import HeadGenome, build_head
+from optuna_hamming.vision.objective import HeadObjective, HeadScores, train_head
+
+__all__ = [
+    "DEFAULT_BACKBONE",
+    "Backbone",
+    "ExtractionReport",
+    "FinalModel",
+    "HeadGenome",
+    "HeadObjective",
+    "HeadScores",
+    "build_backbone",
+    "build_head",
+    "default_cache_dir",
+    "export_image_classifier",
+    "features_for",
+    "features_from",
+    "image_classifier",
+    "train_final_model",
+    "train_head",
+    "use_jax_compilation_cache",
+]

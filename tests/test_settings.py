@@ -1,0 +1,116 @@
+"""HammingGASampler's settings: one constraint table, strategies, and the old keywords."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import optuna
+import pytest
+
+from optuna_hamming import HammingGASampler, ga
+from optuna_hamming.paper import synthetic_objective
+from optuna_hamming.sampler._settings import PARAMETER_CONSTRAINTS
+from optuna_hamming.sampler.attributes import ORIGIN_ATTR
+
+
+def test_the_constraint_table_is_the_signature() -> None:
+    signature = inspect.signature(HammingGASampler.__init__)
+    assert list(PARAMETER_CONSTRAINTS) == [p for p in signature.parameters if p != "self"]
+
+
+def test_the_rate_defaults_are_the_default_strategies() -> None:
+    defaults = {
+        p.name: p.default for p in inspect.signature(HammingGASampler.__init__).parameters.values()
+    }
+    selection, mutation = ga.HammingGateSelection(), ga.ForcedMutation()
+    assert (defaults["retain"], defaults["select"]) == (selection.retain, selection.select)
+    assert defaults["mutate"] == mutation.rate
+    settings = HammingGASampler().settings
+    assert settings.selection == selection and settings.mutation == mutation
+
+
+@pytest.mark.parametrize(
+    ("keywords", "strategies"),
+    [
+        ({"hamming_gate": False}, {"selection": ga.UngatedSelection()}),
+        ({"forced_mutation": False}, {"mutation": ga.PlainMutation()}),
+        ({"retain": 0.2, "select": 0.9}, {"selection": ga.HammingGateSelection(0.2, 0.9)}),
+        ({"mutate": 0.5}, {"mutation": ga.ForcedMutation(0.5)}),
+    ],
+)
+def test_the_old_keywords_are_the_strategies(
+    keywords: dict[str, object], strategies: dict[str, object]
+) -> None:
+    def trials(**options: object) -> list[tuple[dict[str, object], str]]:
+        sampler = HammingGASampler(population_size=6, seed=3, **options)  # type: ignore[arg-type]
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(synthetic_objective, n_trials=40)
+        return [(t.params, t.user_attrs[ORIGIN_ATTR]) for t in study.trials]
+
+    assert trials(**keywords) == trials(**strategies)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"retain": 0.3, "selection": ga.HammingGateSelection()}, "`retain=0.3` and `selection=`"),
+        ({"hamming_gate": False, "selection": ga.HammingGateSelection()}, "UngatedSelection"),
+        ({"mutate": 0.5, "mutation": ga.ForcedMutation()}, "`mutate=0.5` and `mutation=`"),
+        ({"forced_mutation": False, "mutation": ga.ForcedMutation()}, "PlainMutation"),
+    ],
+)
+def test_a_strategy_and_a_rate_it_owns_are_refused(options: dict[str, object], named: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(named)):
+        HammingGASampler(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: ga.HammingGateSelection(retain=1.5), "`retain` must be in"),
+        (lambda: ga.UngatedSelection(select=-0.1), "`select` must be in"),
+        (lambda: ga.ForcedMutation(rate=float("nan")), "`rate` must be in"),
+        (lambda: HammingGASampler(selection="paper"), "`selection` must be a strategy"),  # type: ignore[arg-type]
+    ],
+)
+def test_strategies_check_their_arguments(build: object, message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        build()  # type: ignore[operator]
+
+
+class KeepTheBest:
+    """A strategy of the user's own: only the single best individual breeds."""
+
+    def __call__(
+        self,
+        fitness: Sequence[float],
+        genomes: ga.IntArray,
+        layout: ga.GenomeLayout,
+        *,
+        maximize: bool,
+        rng: np.random.Generator,
+        max_parents: int | None = None,
+    ) -> ga.Selection:
+        order = tuple(int(i) for i in ga.grade(fitness, maximize=maximize))
+        return ga.Selection(order, order[:1], (), 0.0, 0, 0)
+
+
+def test_a_strategy_of_ones_own_plugs_in() -> None:
+    sampler = HammingGASampler(population_size=5, seed=0, selection=KeepTheBest())
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(synthetic_objective, n_trials=30)
+    generations = HammingGASampler.generations(study)
+    assert generations and all(
+        len(g["retained"]) == 1 and not g["selected"] for g in generations.values()
+    )
+    assert all("KeepTheBest" in g["selection"] for g in generations.values())
+
+
+def test_settings_log_as_flat_parameters() -> None:
+    params = HammingGASampler(forced_mutation=False, mutate=0.3).settings.as_params()
+    assert params["selection"] == "HammingGateSelection" and params["selection.retain"] == 0.4
+    assert params["mutation"] == "PlainMutation" and params["mutation.rate"] == 0.3
+    assert params["population_size"] == 30
