@@ -109,6 +109,7 @@ CHATTER = (
     "Creating initial MLflow database tables",
     "INFO mlflow",
     "alembic",
+    "ms/step",  # a Keras progress bar
 )
 
 

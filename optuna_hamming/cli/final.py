@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +96,9 @@ def build_and_log_final_model(
     )
     # Reload what MLflow stored and compare its labels with the model in memory.
     sample = examples[: min(len(examples), 64)]
-    keras.config.disable_interactive_logging()  # pyfunc's predict would draw a progress bar
-    reloaded = load_logged_model(tracker, logged.model_uri).predict(sample)
+    pyfunc_model = load_logged_model(tracker, logged.model_uri)
+    with contextlib.redirect_stdout(io.StringIO()):  # its predict draws a progress bar
+        reloaded = pyfunc_model.predict(sample)
     expected = keras.ops.convert_to_numpy(model(sample, training=False))
     agreement = float(
         np.mean(np.argmax(np.asarray(reloaded), axis=-1) == np.argmax(expected, axis=-1))

@@ -9,6 +9,8 @@ only for the duration of the command: they are put back afterwards (tests call `
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 import sys
@@ -58,11 +60,14 @@ def library_chatter_kept_out(*, verbose: bool) -> Iterator[None]:
 
 
 def _import_keras_without_its_start_up_lines() -> None:
-    """Import Keras (and its backend) with file descriptor 2 pointed at a temporary file.
+    """Import Keras (and TensorFlow, where installed) with file descriptor 2 pointed at a
+    temporary file.
 
     TensorFlow's oneDNN notice and absl's line about its own logging are written by C++ code
     before any switch is read (``TF_CPP_MIN_LOG_LEVEL`` does not reach them), so only the
-    descriptor can hold them back. If the import fails, what it wrote is shown after all.
+    descriptor can hold them back. TensorFlow is imported here on other backends too: MLflow
+    imports it later, while logging the final model, if it is installed. If an import fails,
+    what it wrote is shown after all.
     """
     sys.stderr.flush()
     saved = os.dup(2)
@@ -70,6 +75,9 @@ def _import_keras_without_its_start_up_lines() -> None:
         os.dup2(captured.fileno(), 2)
         try:
             import keras  # noqa: F401
+
+            if importlib.util.find_spec("tensorflow") is not None:
+                importlib.import_module("tensorflow")
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)
