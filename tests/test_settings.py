@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -114,3 +115,13 @@ def test_settings_log_as_flat_parameters() -> None:
     assert params["selection"] == "HammingGateSelection" and params["selection.retain"] == 0.4
     assert params["mutation"] == "PlainMutation" and params["mutation.rate"] == 0.3
     assert params["population_size"] == 30
+
+
+def test_the_docstring_example_runs() -> None:
+    doc = inspect.getdoc(HammingGASampler) or ""
+    block = doc.split(".. code-block:: python", 1)[1].split("\nArgs:", 1)[0]
+    code = textwrap.dedent(block)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "HammingGASampler docstring", "exec"), namespace)
+    study = namespace["study"]
+    assert isinstance(study, optuna.Study) and len(study.trials) == 60
