@@ -20,7 +20,7 @@ $(STAMP): $(PY) pyproject.toml Makefile
 	touch $(STAMP)
 
 # The main job on the embedded default (imbalanced animal-mnist, offline ImageNet MobileNetV2),
-# sized to finish in about 10 minutes on 2 cores; a rerun continues the same study.
+# 3 min on 2 cores with .venv installed (docs/usage.md); a rerun continues the same study.
 demo: $(STAMP)
 	$(VENV)/bin/optuna-hamming search --population 6 --generations 3 --max-epochs 30
 
