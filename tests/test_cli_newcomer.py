@@ -65,6 +65,34 @@ def test_a_study_with_another_space_is_refused_naming_the_parameter(tmp_path: Pa
     assert "the paper's space has IntDistribution(high=4" in err
 
 
+def test_a_study_started_under_the_old_default_continues_with_it(tmp_path: Path) -> None:
+    """Every study used to start under `--imbalance paper`; the same command continues it."""
+    search = small_search(tmp_path, "old-default")
+    assert run_cli(*search.argv("--generations", "1", "--imbalance", "paper"))[0] == 0
+    code, out, err = run_cli(*search.argv("--generations", "2"))
+    assert code == 0 and "continuing" in out, err
+    code, _, err = run_cli(*search.argv("--generations", "2", "--imbalance", "none"))
+    assert code == 2 and "imbalance='paper' (now 'none')" in err  # said outright: refused
+
+
+def test_the_start_up_lines_are_held_back_and_the_rest_passed_on() -> None:
+    from optuna_hamming.cli.quiet import _pass_on
+
+    read_end, write_end = os.pipe()
+    out_read, out_write = os.pipe()
+    os.write(
+        write_end,
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        b"I0000 port.cc:153] oneDNN custom operations are on.\n"
+        b"E0000 cuda_dnn.cc:8] Unable to register cuDNN factory\n",
+    )
+    os.close(write_end)
+    _pass_on(read_end, out_write)
+    os.close(out_write)
+    with os.fdopen(out_read, "rb") as passed:
+        assert passed.read() == b"E0000 cuda_dnn.cc:8] Unable to register cuDNN factory\n"
+
+
 def _folder(root: Path, classes: int, per_class: int) -> Path:
     rng = np.random.default_rng(0)
     for c in range(classes):

@@ -15,6 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
+from optuna_hamming.sampler.attributes import CHILD_KEY
 from tests.helpers import (
     check_ga_history,
     make_storage,
@@ -78,7 +79,7 @@ def test_three_processes_share_one_study(kind: str, tmp_path: Path) -> None:
     assert len(finished(study)) == 90
     assert check_ga_history(study, 8) >= 7
     # Children were shared out: no two trials of a generation hold the same child index.
-    claims = [tuple(t.system_attrs["hamming_ga:child"]) for t in study.trials]
+    claims = [tuple(t.system_attrs[CHILD_KEY]) for t in study.trials]
     # Two workers that claim one child at the same instant see each other when they read
     # back and move apart (claims.py); a duplicate left needs a claim that moved 5 times
     # (seen: 1-3 in 800 trials of 8 workers on 2 cores). It would cost one head trained

@@ -12,7 +12,7 @@ from optuna.storages import InMemoryStorage
 from optuna_hamming import HammingGASampler
 from optuna_hamming.paper import synthetic_objective
 from optuna_hamming.sampler._state import MAX_STUDIES_PER_STORAGE
-from optuna_hamming.sampler.attributes import GENERATION_ATTR, ORIGIN_ATTR
+from optuna_hamming.sampler.attributes import GENERATION_ATTR, ORIGIN_ATTR, SEED_KEY
 
 POPULATION = 6
 
@@ -42,6 +42,7 @@ def test_a_new_storage_at_a_freed_address_starts_at_generation_zero() -> None:
         assert len(HammingGASampler.generations(study)) >= 3
         del study, storage
         gc.collect()
+        assert len(sampler._states) == 0  # the dead storage's entries went with it
     assert reused is not None, "no storage reused a freed address in 200 tries"
     # The case that continued a dead study before: a live storage at a dead one's address.
     study = optuna.create_study(storage=reused, sampler=sampler, direction="maximize")
@@ -79,3 +80,23 @@ def test_the_cache_stays_bounded() -> None:
     # An evicted study is read back from storage and continues where it was.
     studies[0].optimize(synthetic_objective, n_trials=3)
     assert studies[0].trials[-1].user_attrs[GENERATION_ATTR] >= 1
+
+
+def test_a_study_recreated_before_its_first_generation_closed_starts_afresh(
+    tmp_path: Path,
+) -> None:
+    """SQLite hands out the deleted study's id and its trials' ids again: the check against
+    storage compares trial 0's start as well."""
+    storage = optuna.storages.get_storage(f"sqlite:///{tmp_path / 'studies.db'}")
+    sampler = HammingGASampler(population_size=POPULATION, seed=0)
+    old = optuna.create_study(
+        study_name="s", storage=storage, sampler=sampler, direction="maximize"
+    )
+    old.optimize(synthetic_objective, n_trials=POPULATION // 2)
+    optuna.delete_study(study_name="s", storage=storage)
+    new = optuna.create_study(
+        study_name="s", storage=storage, sampler=sampler, direction="maximize"
+    )
+    new.optimize(synthetic_objective, n_trials=POPULATION + 1)
+    assert_a_fresh_study(new)
+    assert storage.get_study_system_attrs(new._study_id)[SEED_KEY] == 0

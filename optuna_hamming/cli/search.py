@@ -72,6 +72,18 @@ class Inputs:
     features: FeatureSet | None
 
 
+def _adopt_stored_imbalance(study: optuna.Study, args: argparse.Namespace) -> bool:
+    """Give ``args`` the imbalance ``study`` was started with, when it differs; True if so.
+
+    For a study continued without ``--imbalance``: before the default became dataset-dependent
+    every study was started under ``paper``, and the same command must continue it."""
+    stored = study.user_attrs.get(CONFIG_ATTR)
+    if not isinstance(stored, dict) or stored.get("imbalance") in (None, args.imbalance):
+        return False
+    args.imbalance = str(stored["imbalance"])
+    return True
+
+
 def _load_inputs(args: argparse.Namespace) -> Inputs:
     try:
         if args.data.endswith(".npz"):
@@ -168,6 +180,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    imbalance_given = args.imbalance is not None
     args.imbalance = resolved_imbalance(args)
     # Imported here: TensorFlow and MLflow take seconds, `--help` should not.
     from optuna_hamming.tracking import StudyTracker, TrackingError, resolve_tracking_uri
@@ -191,7 +204,6 @@ def _search(args: argparse.Namespace) -> int:
     study_name = args.study_name or default_name
     config = _config(args, backbone, image_size)
     sampler = HammingGASampler(population_size=args.population, seed=args.seed)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
@@ -202,6 +214,9 @@ def _search(args: argparse.Namespace) -> int:
         pruner=optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
+    if not imbalance_given and _adopt_stored_imbalance(study, args):
+        inputs = _load_inputs(args)
+        config = _config(args, backbone, image_size)
     _check_continuation(study, config)
     settings = {f"sampler.{k}": v for k, v in sampler.settings.as_params().items()}
     tracker = StudyTracker(

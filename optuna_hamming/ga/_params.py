@@ -100,6 +100,11 @@ class Strategy:
     hint: str
 
     def check(self, name: str, value: object) -> Any:
+        if isinstance(value, type):
+            raise TypeError(
+                f"`{name}` must be a strategy object, got the class {value.__name__}: "
+                f"pass {value.__name__}(...), an instance. {self.hint}"
+            )
         if not callable(value):
             raise TypeError(f"`{name}` must be a strategy object, got {value!r}. {self.hint}")
         return value

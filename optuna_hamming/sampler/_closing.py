@@ -21,7 +21,7 @@ from optuna_hamming import ga
 from optuna_hamming.sampler._archive import build_archive, fitness_of
 from optuna_hamming.sampler._plan import Plan, PlannedChild, generation_rng
 from optuna_hamming.sampler._search_space import GenomeSpace
-from optuna_hamming.sampler._settings import Settings
+from optuna_hamming.sampler._settings import Settings, strategy_name
 from optuna_hamming.sampler.attributes import GenerationSummary
 
 
@@ -162,8 +162,8 @@ def close_generation(
         "next_children": len(planned),
         "next_archived": sum(1 for _, evaluated in bred if evaluated),
         "forced_mutations": sum(1 for c in planned if c.origin == ga.ORIGIN_FORCED_MUTATION),
-        "selection": repr(settings.selection),
-        "mutation": repr(settings.mutation),
+        "selection": strategy_name(settings.selection),
+        "mutation": strategy_name(settings.mutation),
     }
     next_plan = Plan(
         plan.generation + 1,

@@ -89,6 +89,14 @@ class Settings:
         return flat
 
 
+def strategy_name(strategy: object) -> str:
+    """A strategy as the generation summaries record it: its repr, or its class name where
+    the repr is ``object``'s (an address, which would differ from run to run)."""
+    if type(strategy).__repr__ is object.__repr__:
+        return type(strategy).__qualname__
+    return repr(strategy)
+
+
 def checked_settings(arguments: Mapping[str, object]) -> tuple[Settings, int | None]:
     """The settings and seed of HammingGASampler's constructor arguments, each checked."""
     values = checked(PARAMETER_CONSTRAINTS, arguments)
@@ -105,12 +113,16 @@ def checked_settings(arguments: Mapping[str, object]) -> tuple[Settings, int | N
                     f"the strategy decides: pass its settings to it, e.g. "
                     f"{strategy}={_example(strategy, argument)}"
                 )
-    selection = values["selection"] or (
-        ga.HammingGateSelection if values["hamming_gate"] else ga.UngatedSelection
-    )(retain=values["retain"], select=values["select"])
-    mutation = values["mutation"] or (
-        ga.ForcedMutation if values["forced_mutation"] else ga.PlainMutation
-    )(rate=values["mutate"])
+    selection = values["selection"]
+    if selection is None:
+        gated = values["hamming_gate"]
+        selection = (ga.HammingGateSelection if gated else ga.UngatedSelection)(
+            retain=values["retain"], select=values["select"]
+        )
+    mutation = values["mutation"]
+    if mutation is None:
+        forced = values["forced_mutation"]
+        mutation = (ga.ForcedMutation if forced else ga.PlainMutation)(rate=values["mutate"])
     settings = Settings(
         population_size=values["population_size"],
         crossover_split=values["crossover_split"],

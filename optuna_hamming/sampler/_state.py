@@ -51,7 +51,9 @@ class StudyState:
     plans: dict[int, Plan]
     open_generation: int
     scan_from: int = 0  # trials before this number belong to closed generations
-    first_trial_id: int | None = field(default=None)  # the study's trial 0, once seen
+    # The study's trial 0 once seen (its id and start): storages may hand out the ids of a
+    # deleted study's trials again, not its start times.
+    first_trial: tuple[int, Any] | None = field(default=None)
 
     @classmethod
     def load(cls, study: Study, settings: Settings, new_seed: Callable[[], int]) -> StudyState:
@@ -71,8 +73,8 @@ class StudyState:
         """Whether this state is still that of ``study`` as ``trials`` show it."""
         if study.study_name != self.study_name or len(trials) < self.scan_from:
             return False
-        if self.first_trial_id is not None and trials:
-            return trials[0]._trial_id == self.first_trial_id
+        if self.first_trial is not None:
+            return bool(trials) and _identity(trials[0]) == self.first_trial
         return True
 
     def advance(
@@ -81,8 +83,8 @@ class StudyState:
         """Close every complete generation; return the child indices in use in the open one,
         the number of running trials created before ``own_number`` that hold none yet, and
         whether any other running trial holds none yet (a claim may be racing this one)."""
-        if trials and self.first_trial_id is None:
-            self.first_trial_id = trials[0]._trial_id
+        if trials and self.first_trial is None:
+            self.first_trial = _identity(trials[0])
         while True:
             generation = self.open_generation
             plan = self.plans[generation]
@@ -173,6 +175,10 @@ class StudyState:
         )
 
 
+def _identity(trial: FrozenTrial) -> tuple[int, Any]:
+    return trial._trial_id, trial.datetime_start
+
+
 def newest_plan(attrs: dict[str, Any], float_bits: int) -> Plan | None:
     stored = {
         int(key[len(PLAN_KEY_PREFIX) :]): value
@@ -201,14 +207,14 @@ class StudyStates:
     def get(
         self,
         study: Study,
-        trials: list[FrozenTrial] | None,
+        trials: list[FrozenTrial],
         load: Callable[[], StudyState],
     ) -> StudyState:
         studies = self._by_storage.get(study._storage)
         if studies is None:
             studies = self._by_storage.setdefault(study._storage, OrderedDict())
         state = studies.get(study._study_id)
-        if state is not None and trials is not None and not state.holds(study, trials):
+        if state is not None and not state.holds(study, trials):
             state = None
         if state is None:
             state = load()

@@ -111,7 +111,7 @@ def load_torchvision_weights(
     model: keras.Model, state: Mapping[str, npt.NDArray[Any]], *, strict: bool = True
 ) -> None:
     """Assign a torchvision MobileNetV2 state dict to ``model``, strictly
-    (:func:`optuna_hamming.backbones.torch_state.assign_state_dict`)."""
+    (:func:`optuna_hamming.vision.backbones.torch_state.assign_state_dict`)."""
     assign_state_dict(
         model,
         state,
