@@ -27,6 +27,8 @@ from PIL import Image
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR
+from optuna_hamming.cli.parser import build_parser
+from optuna_hamming.cli.study_config import resolved_imbalance, study_config
 from tests.cli_helpers import run_cli, runs_by_role
 from tests.helpers import paper_objective
 
@@ -126,6 +128,23 @@ def _study_exists(direction: str, space: bool) -> Callable[[Path], None]:
         assert len(optuna.load_study(study_name="taken", storage=storage).trials) == 2
 
     return check
+
+
+def _changed_fitness(tmp: Path) -> None:
+    """A study stored before --fitness existed was a holdout study: it continues as one."""
+    storage = f"sqlite:///{tmp}/optuna.db"
+    study = optuna.create_study(study_name="started", storage=storage, direction="maximize")
+    features = write_digit_features(tmp / "pixels.npz")
+    argv = [*_base(tmp), "--data", str(features), "--study-name", "started"]
+    args = build_parser().parse_args(argv)
+    args.imbalance = resolved_imbalance(args)
+    old = study_config(args, "torchvision-mobilenet-v2", 224)
+    del old["fitness"], old["folds"]  # what a study started before --fitness stored
+    study.set_user_attr(CONFIG_ATTR, old)
+    code, _, err = run_cli(*argv, "--fitness", "cv")
+    assert code == 2 and "fitness='holdout' (now 'cv'), folds=None (now 5);" in err, err
+    assert "seed=" not in err  # only what changed is named
+    assert run_cli(*argv, "--generations", "1")[0] == 0  # and it continues as a holdout study
 
 
 def _changed_options(tmp: Path) -> None:
@@ -329,6 +348,20 @@ ROWS = [
         _study_exists("maximize", space=True)),
     Row("changed-options", "continuing a study with another `--seed`", "seed=0 (now 7)",
         "exit 2", "the study, its trials and options", _changed_options),
+    Row("ensemble-without-cv", "`--final ensemble` without `--fitness cv`",
+        "add --fitness cv", "exit 2", NOTHING,
+        _cli_refuses("--data", "digits", "--final", "ensemble", shown="add --fitness cv")),
+    Row("folds-above-class", "`--fitness cv --folds 9` with 8 examples of a class to fold",
+        "needs at least 9 per class", "exit 2", "the study, no trials",
+        _with_tmp(lambda t: ["--data", _features(t, np.random.default_rng(0).random((40, 4)),
+                                                 np.repeat([0, 1], [30, 10])),
+                             "--fitness", "cv", "--folds", "9"],
+                  "needs at least 9 per class")),
+    Row("one-fold", "`--folds 1`", "expected a number >= 2", "exit 2 (usage)", NOTHING,
+        _argparse_refuses("--folds", "1", shown="expected a number >= 2")),
+    Row("changed-fitness", "continuing a holdout study with `--fitness cv`",
+        "fitness='holdout' (now 'cv')", "exit 2", "the study, its trials and options",
+        _changed_fitness),
     Row("several-studies", "`show` without `--study-name` on a storage of several studies",
         "holds several studies", "exit 2", "the studies", _show_refuses(None, "holds several")),
     Row("unknown-study", "`show --study-name typo`", "no study 'typo'", "exit 2", "the studies",

@@ -86,7 +86,8 @@ def test_show_and_report_read_the_study_back(finished_search: FinishedSearch) ->
     assert code == 0
     study = optuna.load_study(study_name=search.study_name, storage=search.storage)
     assert f"study '{search.study_name}'" in out and "mean retained" in out
-    assert study.best_trial.user_attrs[GENE_ATTR] in out and "final model: models:/" in out
+    assert study.best_trial.user_attrs[GENE_ATTR] in out
+    assert f"final model: trial {study.best_trial.number}'s genome, models:/" in out
     out_dir = search.root / "report"
     code, out, _ = run_cli(
         "report", "--storage", search.storage, "--tracking-uri", search.tracking_uri,

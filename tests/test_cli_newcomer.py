@@ -16,7 +16,7 @@ from conftest import small_search
 from PIL import Image
 
 from optuna_hamming import HammingGASampler
-from optuna_hamming.cli.search import _load_inputs, resolved_imbalance
+from optuna_hamming.cli.study_config import load_inputs, resolved_imbalance
 from optuna_hamming.data import load_features_npz, stratified_splits
 from tests.cli_helpers import run_cli
 
@@ -108,7 +108,7 @@ def test_a_folder_keeps_every_image_by_default(tmp_path: Path) -> None:
     args = argparse.Namespace(data=str(folder), imbalance=None, seed=0)
     args.imbalance = resolved_imbalance(args)
     assert args.imbalance == "none"
-    inputs = _load_inputs(args)
+    inputs = load_inputs(args)
     assert inputs.images is not None and len(inputs.images.labels) == 80
 
 

@@ -1,4 +1,5 @@
-"""experiments/paper_protocol.py end to end on lfw_subset, and a stopped GA run continuing."""
+"""experiments/paper_protocol.py end to end on lfw_subset (all five methods), and a stopped GA
+run continuing."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def rows_of(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_the_protocol_scores_three_methods_and_a_stopped_ga_run_continues(
+def test_the_protocol_scores_five_methods_and_a_stopped_ga_run_continues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from paper_protocol import main
@@ -30,36 +31,43 @@ def test_the_protocol_scores_three_methods_and_a_stopped_ga_run_continues(
     out = tmp_path / "protocol"
     arguments = [
         "--datasets", "lfw", "--backbones", "torchvision-mobilenet-v2", "--seeds", "0",
-        "--population", "4", "--max-epochs", "2", "--out", str(out),
+        "--population", "4", "--max-epochs", "2", "--out", str(out), "--folds", "2",
+        "--ensemble-size", "3",
         "--figures-of", "lfw-torchvision-mobilenet-v2-seed0",
     ]  # fmt: skip
     main([*arguments, "--generations", "1"])
     rows = rows_of(out.with_suffix(".csv"))
-    assert [r["method"] for r in rows] == ["default-head", "logistic-regression", "hamming-ga"]
+    methods = ["default-head", "logistic-regression", "tpe-head", "hamming-ga", "recommended"]
+    assert [r["method"] for r in rows] == methods
     for row in rows:
         assert 0.0 <= float(row["test_macro_f1"]) <= 1.0
         assert float(row["test_accuracy"]) > 0.5  # two balanced classes, ImageNet features
-    assert rows[2]["generations"] == "1" and int(rows[2]["trials"]) >= 4
+    assert rows[3]["generations"] == "1" and int(rows[3]["trials"]) >= 4
+    assert rows[2]["trials"] == "4"  # TPE: population x generations trials
+    assert (rows[4]["fitness"], rows[4]["final"]) == ("cv2", "ensemble3")
+    picks = [int(part.split("x ")[0]) for part in rows[4]["genome"].split("; ")]
+    assert sum(picks) == 3  # the ensemble's members and their picks
     figures = sorted(p.name for p in (out.parent / "protocol_figures").iterdir())
     assert "retained_fitness.png" in figures and "generation_0_scatter.png" in figures
     table = out.with_suffix(".md").read_text()
     assert "| lfw | torchvision-mobilenet-v2 | hamming-ga | 1 |" in table
+    assert "| lfw | torchvision-mobilenet-v2 | tpe-head | 1 |" in table  # paired: rec. minus
 
     # A run stopped inside the GA: its row is not written and one trial is left RUNNING.
     storage = f"sqlite:///{out}_studies.db"
-    name = "lfw-torchvision-mobilenet-v2-seed0-population4"
+    name = "lfw-torchvision-mobilenet-v2-seed0-hamming-ga-population4"
     study = optuna.load_study(study_name=name, storage=storage)
     first_trials = [(t.number, t.params) for t in study.trials]
     study.ask()
     with out.with_suffix(".csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows[:2])
+        writer.writerows([r for r in rows if r["method"] != "hamming-ga"])
 
-    main([*arguments, "--generations", "2"])
+    main([*arguments, "--generations", "2", "--methods", "hamming-ga"])
     rows = rows_of(out.with_suffix(".csv"))
-    assert [r["method"] for r in rows] == ["default-head", "logistic-regression", "hamming-ga"]
-    assert rows[2]["generations"] == "2"
+    assert [r["method"] for r in rows] == [*methods[:3], methods[4], "hamming-ga"]
+    assert rows[4]["generations"] == "2"
     study = optuna.load_study(study_name=name, storage=storage)
     assert [(t.number, t.params) for t in study.trials[: len(first_trials)]] == first_trials
     states = [t.state for t in study.trials]
@@ -70,7 +78,7 @@ def test_the_protocol_scores_three_methods_and_a_stopped_ga_run_continues(
     # --methods runs the named methods alone (here the baseline that needs no Keras).
     main([*arguments, "--seeds", "1", "--methods", "logistic-regression"])
     rows = rows_of(out.with_suffix(".csv"))
-    assert [(r["seed"], r["method"]) for r in rows[3:]] == [("1", "logistic-regression")]
+    assert [(r["seed"], r["method"]) for r in rows[5:]] == [("1", "logistic-regression")]
 
 
 def test_a_figures_of_that_names_no_run_is_refused_before_any_work(

@@ -17,7 +17,7 @@ from optuna_hamming.data import FeatureSet, LabeledImages, Splits
 
 @dataclasses.dataclass
 class FinalOutcome:
-    trial: int
+    trial: int  # the best trial; of an ensemble, its heaviest member
     params: dict[str, Any]
     epochs: int
     test: dict[str, float]
@@ -25,6 +25,10 @@ class FinalOutcome:
     run_id: str
     registered_version: str | None
     reload_agreement: float  # share of test examples the reloaded model labels the same
+    # Added with --final ensemble; summaries stored before read with these defaults.
+    final: str = "best"
+    key: str = ""
+    members: list[dict[str, Any]] | None = None
 
     def summary(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -34,16 +38,110 @@ class FinalOutcome:
         registered = (
             f"; registered as version {self.registered_version}" if self.registered_version else ""
         )
+        if self.members:
+            trials = ", ".join(str(m["trial"]) for m in self.members)
+            weights = ", ".join(f"{m['weight']:.2f}" for m in self.members)
+            what = (
+                f"an ensemble of {len(self.members)} genomes (trials {trials}, weights "
+                f"{weights}), each retrained on train + validation"
+            )
+        else:
+            what = f"trial {self.trial}'s genome, {self.epochs} epochs on train + validation"
         return (
-            f"final model (trial {self.trial}'s genome, {self.epochs} epochs on train + "
-            f"validation), test split: {scores}\n  logged as {self.model_uri}{registered}; "
-            f"reloaded with mlflow.pyfunc.load_model it labels {self.reload_agreement:.0%} of "
-            "the test examples as the trained model does"
+            f"final model ({what}), test split: {scores}\n  logged as {self.model_uri}"
+            f"{registered}; reloaded with mlflow.pyfunc.load_model it labels "
+            f"{self.reload_agreement:.0%} of the test examples as the trained model does"
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class FinalPlan:
+    """What the final model will be, decided from the study before anything is trained."""
+
+    study: optuna.Study
+    kind: str  # best | ensemble
+    members: list[Any]  # ensemble Members (empty for best)
+    oof_macro_f1: float | None
+
+    @property
+    def key(self) -> str:
+        """Names the model: a worker finding this key stored knows it is built."""
+        if self.kind == "best":
+            return f"best:{self.study.best_trial.number}"
+        picks = ",".join(f"{m.candidate.trial}x{m.count}" for m in self.members)
+        return f"ensemble:{picks}"
+
+    def describe(self) -> str:
+        if self.kind == "best":
+            return f"trial {self.study.best_trial.number}'s genome"
+        return f"an ensemble of {len(self.members)} genomes"
+
+
+def stored_final_key(built: dict[str, Any]) -> str:
+    return str(built.get("key") or f"best:{built.get('trial')}")
+
+
+def plan_final_model(
+    study: optuna.Study, features: FeatureSet, splits: Splits, args: argparse.Namespace
+) -> FinalPlan:
+    if args.final != "ensemble":
+        return FinalPlan(study, "best", [], None)
+    from optuna_hamming.cli.errors import UserError
+    from optuna_hamming.vision.ensemble import EnsembleError, select_members
+
+    labels = features.y[splits.train_and_validation]
+    try:
+        members, oof = select_members(study, labels, args.ensemble_size)
+    except EnsembleError as error:
+        raise UserError(str(error)) from None
+    return FinalPlan(study, "ensemble", members, oof)
+
+
+def _train(plan: FinalPlan, features: FeatureSet, splits: Splits, args: argparse.Namespace) -> Any:
+    from optuna_hamming.vision import HeadGenome, train_final_model
+    from optuna_hamming.vision.ensemble import train_final_ensemble
+
+    if plan.kind == "ensemble":
+        print(
+            f"training the final ensemble: {len(plan.members)} genomes, out-of-fold macro F1 "
+            f"{plan.oof_macro_f1:.3f}",
+            flush=True,
+        )
+        assert plan.oof_macro_f1 is not None
+        return train_final_ensemble(
+            plan.members,
+            features,
+            splits,
+            oof_macro_f1=plan.oof_macro_f1,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        )
+    best = plan.study.best_trial
+    genome = HeadGenome.from_params(best.params)
+    epochs = int(best.user_attrs.get("best_epoch") or args.max_epochs)
+    print(f"training the final model: {genome.describe()}, {epochs} epochs", flush=True)
+    return train_final_model(
+        genome, features, splits, epochs=epochs, batch_size=args.batch_size, seed=args.seed
+    )
+
+
+def _member_rows(plan: FinalPlan) -> list[dict[str, Any]]:
+    size = sum(m.count for m in plan.members)
+    return [
+        {
+            "trial": m.candidate.trial,
+            "params": m.candidate.params,
+            "weight": m.count / size,
+            "picks": m.count,
+            "cv_macro_f1": m.candidate.value,
+            "epochs": m.candidate.epochs,
+        }
+        for m in plan.members
+    ]
+
+
 def build_and_log_final_model(
-    study: optuna.Study,
+    plan: FinalPlan,
     tracker: Any,
     features: FeatureSet,
     splits: Splits,
@@ -55,15 +153,9 @@ def build_and_log_final_model(
     import keras
 
     from optuna_hamming.tracking.final_model import load_logged_model, log_final_model
-    from optuna_hamming.vision import HeadGenome, image_classifier, train_final_model
+    from optuna_hamming.vision import image_classifier
 
-    best = study.best_trial
-    genome = HeadGenome.from_params(best.params)
-    epochs = int(best.user_attrs.get("best_epoch") or args.max_epochs)
-    print(f"training the final model: {genome.describe()}, {epochs} epochs", flush=True)
-    final = train_final_model(
-        genome, features, splits, epochs=epochs, batch_size=args.batch_size, seed=args.seed
-    )
+    final = _train(plan, features, splits, args)
     if images is not None:
         from optuna_hamming.vision import build_backbone, default_cache_dir
 
@@ -82,17 +174,35 @@ def build_and_log_final_model(
         "weighted_f1": final.test.weighted_f1,
         "accuracy": final.test.accuracy,
     }
+    members = _member_rows(plan) if plan.kind == "ensemble" else None
+    if members:
+        heaviest = max(members, key=lambda m: m["picks"])
+        trial, params = int(heaviest["trial"]), dict(heaviest["params"])
+        logged_params: dict[str, Any] = {
+            "final": "ensemble",
+            "ensemble_size": args.ensemble_size,
+            "members": len(members),
+            "member_trials": ",".join(str(m["trial"]) for m in members),
+            "member_weights": ",".join(f"{m['weight']:.3f}" for m in members),
+            "oof_macro_f1": round(float(plan.oof_macro_f1 or 0.0), 5),
+        }
+        epochs = int(heaviest["epochs"])
+    else:
+        best = plan.study.best_trial
+        trial, params, epochs = best.number, dict(best.params), final.epochs
+        logged_params = {**best.params, "epochs": epochs, "trial": best.number}
     logged = log_final_model(
         tracker,
         model,
         class_names=features.class_names,
         test_scores=test,
-        params={**best.params, "epochs": epochs, "trial": best.number},
+        params=logged_params,
         example=examples[:4],
         report=final.report,
         confusion=final.confusion,
         name=name,
         registered_model_name=args.register_model,
+        extra={"ensemble.json": {"members": members}} if members else None,
     )
     # Reload what MLflow stored and compare its labels with the model in memory.
     sample = examples[: min(len(examples), 64)]
@@ -104,12 +214,15 @@ def build_and_log_final_model(
         np.mean(np.argmax(np.asarray(reloaded), axis=-1) == np.argmax(expected, axis=-1))
     )
     return FinalOutcome(
-        best.number,
-        dict(best.params),
+        trial,
+        params,
         epochs,
         test,
         logged.model_uri,
         logged.run_id,
         logged.registered_version,
         agreement,
+        final=plan.kind,
+        key=plan.key,
+        members=members,
     )

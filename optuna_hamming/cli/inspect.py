@@ -49,7 +49,13 @@ def run_show(args: argparse.Namespace) -> int:
     final = study.user_attrs.get(FINAL_ATTR)
     if final:
         scores = ", ".join(f"{k} {v:.3f}" for k, v in final["test"].items())
-        print(f"final model: {final['model_uri']} (test {scores})")
+        members = final.get("members")
+        what = (
+            f"an ensemble of trials {', '.join(str(m['trial']) for m in members)}, "
+            if members
+            else f"trial {final['trial']}'s genome, "
+        )
+        print(f"final model: {what}{final['model_uri']} (test {scores})")
     return 0
 
 

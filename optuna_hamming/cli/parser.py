@@ -149,6 +149,31 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--patience", type=_non_negative, default=5)
     search.add_argument("--batch-size", type=_positive, default=32)
     search.add_argument(
+        "--fitness",
+        choices=("holdout", "cv"),
+        default="holdout",
+        help="how a head is scored: holdout (default, the paper: macro F1 on one validation "
+        "split) or cv (the mean macro F1 of --folds stratified folds of train + validation; "
+        "--folds times the training, and a choice that holds on test)",
+    )
+    search.add_argument(
+        "--folds", type=_int_at_least(2), default=5, help="folds of --fitness cv (default 5)"
+    )
+    search.add_argument(
+        "--final",
+        choices=("best", "ensemble"),
+        default="best",
+        help="the final model: best (default, the paper: the best genome retrained) or "
+        "ensemble (--ensemble-size greedy picks over the distinct genomes' out-of-fold "
+        "predictions, Caruana et al. 2004, retrained and averaged; needs --fitness cv)",
+    )
+    search.add_argument(
+        "--ensemble-size",
+        type=_positive,
+        default=10,
+        help="greedy picks, with replacement, of --final ensemble (default 10)",
+    )
+    search.add_argument(
         "--cache-dir", default=None, help="feature cache (default ~/.cache/optuna-hamming)"
     )
     search.add_argument(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import threading
 import time
@@ -16,127 +15,34 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli.common import (
-    CONFIG_ATTR,
     FINAL_ATTR,
     StaleTrialHandler,
     check_tracking_server,
     open_storage,
 )
 from optuna_hamming.cli.errors import Interrupted, UserError
-from optuna_hamming.cli.final import FinalOutcome, build_and_log_final_model
+from optuna_hamming.cli.final import (
+    FinalOutcome,
+    build_and_log_final_model,
+    plan_final_model,
+    stored_final_key,
+)
 from optuna_hamming.cli.output import print_generation_table
 from optuna_hamming.cli.quiet import library_chatter_kept_out
+from optuna_hamming.cli.study_config import (
+    Inputs,
+    adopt_stored_imbalance,
+    check_continuation,
+    load_inputs,
+    resolved_imbalance,
+    study_config,
+)
 from optuna_hamming.data import (
-    DatasetError,
     FeatureSet,
-    LabeledImages,
-    load_dataset,
-    load_features_npz,
     stratified_splits,
 )
-from optuna_hamming.paper import space_mismatch
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR
 from optuna_hamming.storages import study_lock
-
-# Options a study keeps for life: continuing it with other values would mix incomparable trials.
-FIXED_OPTIONS = (
-    "data",
-    "imbalance",
-    "backbone",
-    "weights",
-    "image_size",
-    "population",
-    "seed",
-    "max_epochs",
-    "patience",
-    "batch_size",
-)
-# The dataset whose default is the paper's class proportions (its reproduction); every other
-# dataset, the user's folders above all, keeps all its images unless --imbalance paper.
-PAPER_DATASET = "animal-mnist"
-
-
-def resolved_imbalance(args: argparse.Namespace) -> str:
-    """``--imbalance`` as given, else ``paper`` for the embedded animal-mnist, ``none`` else."""
-    if args.imbalance is not None:
-        return str(args.imbalance)
-    return "paper" if args.data == PAPER_DATASET else "none"
-
-
-@dataclasses.dataclass
-class Inputs:
-    """What the search trains on: images (features extracted here) or a features file."""
-
-    label: str
-    images: LabeledImages | None
-    features: FeatureSet | None
-
-
-def _adopt_stored_imbalance(study: optuna.Study, args: argparse.Namespace) -> bool:
-    """Give ``args`` the imbalance ``study`` was started with, when it differs; True if so.
-
-    For a study continued without ``--imbalance``: before the default became dataset-dependent
-    every study was started under ``paper``, and the same command must continue it."""
-    stored = study.user_attrs.get(CONFIG_ATTR)
-    if not isinstance(stored, dict) or stored.get("imbalance") in (None, args.imbalance):
-        return False
-    args.imbalance = str(stored["imbalance"])
-    return True
-
-
-def _load_inputs(args: argparse.Namespace) -> Inputs:
-    try:
-        if args.data.endswith(".npz"):
-            return Inputs(Path(args.data).stem, None, load_features_npz(args.data))
-        images = load_dataset(args.data, imbalanced=args.imbalance == "paper", seed=args.seed)
-    except DatasetError as error:
-        raise UserError(str(error)) from None
-    label = args.data if not Path(args.data).is_dir() else Path(args.data).resolve().name
-    return Inputs(label, images, None)
-
-
-def _config(args: argparse.Namespace, backbone: str, image_size: int) -> dict[str, Any]:
-    data = args.data if not Path(args.data).exists() else str(Path(args.data).resolve())
-    return {
-        "data": data,
-        "imbalance": args.imbalance,
-        "backbone": backbone,
-        "weights": str(args.weights),
-        "image_size": image_size,
-        "population": args.population,
-        "seed": args.seed,
-        "max_epochs": args.max_epochs,
-        "patience": args.patience,
-        "batch_size": args.batch_size,
-    }
-
-
-def _check_continuation(study: optuna.Study, config: dict[str, Any]) -> None:
-    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise UserError(
-            f"study {study.study_name!r} exists and minimises; heads are scored by macro F1, "
-            "which is maximised: pass another --study-name"
-        )
-    stored = study.user_attrs.get(CONFIG_ATTR)
-    if stored is None:
-        # A study started elsewhere (README's Python example, a notebook): continued when
-        # every trial used the paper's space, which is the one HeadObjective suggests from.
-        for trial in study.get_trials(deepcopy=False):
-            mismatch = space_mismatch(trial.distributions)
-            if mismatch is not None:
-                raise UserError(
-                    f"study {study.study_name!r} exists with another search space: trial "
-                    f"{trial.number}'s {mismatch}; pass another --study-name"
-                )
-        study.set_user_attr(CONFIG_ATTR, config)
-        return
-    changed = [k for k in FIXED_OPTIONS if stored.get(k) != config.get(k)]
-    if changed:
-        what = ", ".join(f"{k}={stored.get(k)!r} (now {config.get(k)!r})" for k in changed)
-        raise UserError(
-            f"study {study.study_name!r} was started with {what}; rerun with its original "
-            "options to continue it, or pass another --study-name"
-        )
 
 
 class _Progress:
@@ -187,6 +93,12 @@ def _search(args: argparse.Namespace) -> int:
     from optuna_hamming.vision import HeadObjective, use_jax_compilation_cache
     from optuna_hamming.vision.backbones import BACKBONES, DEFAULT_BACKBONE, default_image_size
 
+    if args.final == "ensemble" and args.fitness != "cv":
+        raise UserError(
+            "--final ensemble chooses its members on out-of-fold predictions, which only "
+            "--fitness cv makes (choosing on the validation split the search chose on would "
+            "repeat its winner's curse): add --fitness cv"
+        )
     backbone = args.backbone or DEFAULT_BACKBONE
     if backbone not in BACKBONES:
         raise UserError(f"unknown backbone {backbone!r}: use one of {', '.join(BACKBONES)}")
@@ -197,12 +109,12 @@ def _search(args: argparse.Namespace) -> int:
     image_size = args.image_size or default_image_size(backbone)
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     check_tracking_server(tracking_uri)
-    inputs = _load_inputs(args)
+    inputs = load_inputs(args)
     on_stale = StaleTrialHandler(max_retry=args.retries)
     storage = open_storage(args.storage, heartbeat=args.heartbeat, on_stale=on_stale)
     default_name = inputs.label if inputs.features is not None else f"{inputs.label}-{backbone}"
     study_name = args.study_name or default_name
-    config = _config(args, backbone, image_size)
+    config = study_config(args, backbone, image_size)
     sampler = HammingGASampler(population_size=args.population, seed=args.seed)
     study = optuna.create_study(
         storage=storage,
@@ -214,10 +126,10 @@ def _search(args: argparse.Namespace) -> int:
         pruner=optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
-    if not imbalance_given and _adopt_stored_imbalance(study, args):
-        inputs = _load_inputs(args)
-        config = _config(args, backbone, image_size)
-    _check_continuation(study, config)
+    if not imbalance_given and adopt_stored_imbalance(study, args):
+        inputs = load_inputs(args)
+        config = study_config(args, backbone, image_size)
+    check_continuation(study, config)
     settings = {f"sampler.{k}": v for k, v in sampler.settings.as_params().items()}
     tracker = StudyTracker(
         tracking_uri=tracking_uri,
@@ -246,32 +158,38 @@ def _search(args: argparse.Namespace) -> int:
         use_jax_compilation_cache(
             Path(args.cache_dir) / "jax-compilation" if args.cache_dir else None
         )
-        objective = HeadObjective(
-            features,
-            splits,
-            max_epochs=args.max_epochs,
-            patience=args.patience,
-            batch_size=args.batch_size,
-            seed=args.seed,
-        )
+        try:
+            objective = HeadObjective(
+                features,
+                splits,
+                max_epochs=args.max_epochs,
+                patience=args.patience,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                fitness=args.fitness,
+                folds=args.folds,
+            )
+        except ValueError as error:  # --folds above the smallest class
+            raise UserError(str(error).replace("folds=", "--folds ")) from None
         _optimize(study, sampler, tracker, tracker.track(objective), args)
         print_generation_table(study)
         # Workers of one study all get here; the first builds the final model, and a
         # worker that finds it built (or being built) for this best trial leaves it.
+        plan = plan_final_model(study, features, splits, args)
         with study_lock(storage, study_name, "final-model", wait=0, stale_after=3600) as mine:
             built = study.user_attrs.get(FINAL_ATTR)
-            if isinstance(built, dict) and built.get("trial") == study.best_trial.number:
+            if isinstance(built, dict) and stored_final_key(built) == plan.key:
                 final = FinalOutcome(**built)
-                print(f"the final model of trial {final.trial} is built: {final.model_uri}")
+                print(f"the final model ({plan.describe()}) is built: {final.model_uri}")
             elif not mine:
                 print(
-                    f"another worker builds the final model of trial "
-                    f"{study.best_trial.number}: it will be in MLflow at {tracking_uri}"
+                    f"another worker builds the final model ({plan.describe()}): it will be "
+                    f"in MLflow at {tracking_uri}"
                 )
                 return 0
             else:
                 final = build_and_log_final_model(
-                    study, tracker, features, splits, inputs.images, args, backbone, image_size
+                    plan, tracker, features, splits, inputs.images, args, backbone, image_size
                 )
                 study.set_user_attr(FINAL_ATTR, final.summary())
         plots = _plots(study, tracker, Path(args.reports_dir) / study_name)

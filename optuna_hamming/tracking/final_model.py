@@ -78,8 +78,10 @@ def log_final_model(
     confusion: Sequence[Sequence[int]] | None = None,
     name: str = "image_classifier",
     registered_model_name: str | None = None,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> LoggedModel:
-    """Log ``model`` (inputs like ``example``) in a ``final-model`` run under the parent."""
+    """Log ``model`` (inputs like ``example``) in a ``final-model`` run under the parent;
+    ``extra`` maps artifact file names to JSON documents (an ensemble's members)."""
     if tracker.parent_run_id is None or tracker.experiment_id is None:
         raise RuntimeError("call tracker.start(study) before logging the final model")
     client = tracker.client
@@ -104,6 +106,8 @@ def log_final_model(
     if confusion is not None:
         matrix = {"confusion_matrix": [list(r) for r in confusion]}
         client.log_dict(run_id, matrix, "confusion.json")
+    for file_name, document in (extra or {}).items():
+        client.log_dict(run_id, dict(document), file_name)
     with tempfile.TemporaryDirectory() as scratch:
         example_path = Path(scratch) / "input_example.npy"
         buffer = io.BytesIO()

@@ -4,7 +4,9 @@
 * :mod:`.features`: features of a dataset through a backbone, cached on disk by content;
 * :mod:`.heads`: the paper's head (SPEC 5);
 * :mod:`.objective`: the Optuna objective that trains one head per trial;
+* :mod:`.fitness`: how it scores a head: the paper's holdout, or stratified K-fold CV;
 * :mod:`.final_model`: the best genome retrained, scored on test, exported as one ``.keras``;
+* :mod:`.ensemble`: or several genomes, chosen greedily on out-of-fold predictions, averaged;
 * :mod:`.compilation_cache`: JAX's persistent compilation cache, turned on by the caller;
 * :mod:`.cache`: where the project cache lives.
 """
@@ -12,6 +14,7 @@
 from optuna_hamming.vision.backbones import DEFAULT_BACKBONE, Backbone, build_backbone
 from optuna_hamming.vision.cache import default_cache_dir
 from optuna_hamming.vision.compilation_cache import use_jax_compilation_cache
+from optuna_hamming.vision.ensemble import FinalEnsemble, select_members, train_final_ensemble
 from optuna_hamming.vision.features import ExtractionReport, features_for, features_from
 from optuna_hamming.vision.final_model import (
     FinalModel,
@@ -26,6 +29,7 @@ __all__ = [
     "DEFAULT_BACKBONE",
     "Backbone",
     "ExtractionReport",
+    "FinalEnsemble",
     "FinalModel",
     "HeadGenome",
     "HeadObjective",
@@ -37,6 +41,8 @@ __all__ = [
     "features_for",
     "features_from",
     "image_classifier",
+    "select_members",
+    "train_final_ensemble",
     "train_final_model",
     "train_head",
     "use_jax_compilation_cache",

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
+import numpy.typing as npt
 from sklearn.metrics import classification_report, confusion_matrix
 
 from optuna_hamming.data.datasets import FeatureSet
@@ -53,25 +55,28 @@ def train_final_model(
         epochs=max(1, epochs),
         verbose=0,
     )
-    predicted = predict_classes(model, X[splits.test])
+    scores, report, confusion = test_report(
+        features, splits, predict_classes(model, X[splits.test])
+    )
+    return FinalModel(model, genome, scores, report, confusion, max(1, epochs))
+
+
+def test_report(
+    features: FeatureSet, splits: Splits, predicted: npt.NDArray[np.int64]
+) -> tuple[HeadScores, dict[str, Any], list[list[int]]]:
+    """Scores, classification report and confusion matrix of test-split labels."""
+    y_test = features.y[splits.test]
     labels = list(range(len(features.class_names)))
     report = classification_report(
-        y[splits.test],
+        y_test,
         predicted,
         labels=labels,
         target_names=list(features.class_names),
         output_dict=True,
         zero_division=0,
     )
-    matrix = confusion_matrix(y[splits.test], predicted, labels=labels)
-    return FinalModel(
-        model,
-        genome,
-        score(y[splits.test], predicted),
-        report,
-        matrix.tolist(),
-        max(1, epochs),
-    )
+    matrix = confusion_matrix(y_test, predicted, labels=labels)
+    return score(y_test, predicted), report, matrix.tolist()
 
 
 def image_classifier(

@@ -68,6 +68,7 @@ def build_head(
     n_classes: int,
     seed: int | None = None,
     jit_compile: bool | str = "auto",
+    name: str = "head",
 ) -> keras.Model:
     """The compiled head for ``genome`` (sparse categorical cross-entropy).
 
@@ -90,7 +91,7 @@ def build_head(
     def layer_seed(i: int) -> int | None:
         return None if seed is None else seed * 1009 + i  # distinct per layer
 
-    model = keras.Sequential(name="head")
+    model = keras.Sequential(name=name)  # distinct names let heads share an ensemble
     model.add(keras.Input((n_features,), name="features"))
     for i, units in enumerate(sizes):
         model.add(

@@ -1,9 +1,13 @@
 """The Optuna objective that trains a head per trial (layer 3).
 
-Fitness is macro F1 on the validation split (paper, Eq. 1). Each epoch's validation macro F1 is
-reported with ``trial.report`` so Optuna's pruners work; weighted F1, accuracy, epochs trained,
-the best epoch and training seconds are stored as user attributes. Each trial frees its model
-(``keras.backend.clear_session`` and ``gc.collect``), so memory stays flat over long studies.
+Fitness is macro F1 on the validation split (paper, Eq. 1), or with ``fitness="cv"`` the mean
+macro F1 over stratified K folds of train + validation (:mod:`.fitness`). On the holdout each
+epoch's validation macro F1 is reported with ``trial.report``; under CV the running mean over
+the folds done is reported after each fold (step = fold), so pruners compare trials on the
+same folds and can stop a poor head after its first fold. Weighted F1, accuracy, epochs
+trained, the best epoch and training seconds are stored as user attributes. Each trial frees
+its model (``keras.backend.clear_session`` and ``gc.collect``), so memory stays flat over
+long studies.
 """
 
 from __future__ import annotations
@@ -23,6 +27,17 @@ from sklearn.metrics import accuracy_score, f1_score
 from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
 from optuna_hamming.paper import suggest_paper_genome
+from optuna_hamming.vision.fitness import (
+    FITNESS_ATTR,
+    FOLD_BEST_EPOCH_ATTR,
+    FOLD_MACRO_F1_ATTR,
+    MAX_FOLDS,
+    OOF_ATTR,
+    OOF_MACRO_F1_ATTR,
+    check_fitness,
+    cv_folds,
+    encode_probabilities,
+)
 from optuna_hamming.vision.heads import HeadGenome, build_head
 
 
@@ -41,7 +56,9 @@ def score(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> HeadScores:
     )
 
 
-def predict_classes(model: keras.Model, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+def predict_probabilities(
+    model: keras.Model, X: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
     # predict() loops and is several times slower on arrays this small. JAX and torch run
     # the compiled predict step; TensorFlow would trace a new tf.function for every head
     # (and warn about retracing each time), so it calls the model eagerly.
@@ -49,7 +66,12 @@ def predict_classes(model: keras.Model, X: npt.NDArray[np.float32]) -> npt.NDArr
         probabilities = model(X, training=False)
     else:
         probabilities = model.predict_on_batch(X)
-    return np.asarray(keras.ops.convert_to_numpy(keras.ops.argmax(probabilities, axis=-1)))
+    return np.asarray(keras.ops.convert_to_numpy(probabilities), dtype=np.float32)
+
+
+def predict_classes(model: keras.Model, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+    classes: npt.NDArray[np.int64] = np.argmax(predict_probabilities(model, X), axis=-1)
+    return classes.astype(np.int64)
 
 
 class ShuffledBatches(keras.utils.PyDataset):
@@ -206,9 +228,13 @@ class HeadObjective:
 
     ``features`` and ``splits`` come from :func:`optuna_hamming.vision.features_for` and
     :func:`optuna_hamming.data.stratified_splits`. The seed of each trial's training is
-    ``seed + trial.number``, so a trial can be retrained exactly. Building it changes no
-    global state; on JAX, call :func:`optuna_hamming.vision.use_jax_compilation_cache` once
-    first (the CLI does) so that heads of an architecture met before skip compilation.
+    ``seed + trial.number`` (fold ``k`` of a CV trial: ``(seed + trial.number) * 100 + k``),
+    so a trial can be retrained exactly. ``fitness="cv"`` scores by ``folds``-fold CV on
+    train + validation, folds drawn from ``seed``; it stores the per-fold scores and the
+    out-of-fold probabilities that ``--final ensemble`` chooses members on. Building it
+    changes no global state; on JAX, call
+    :func:`optuna_hamming.vision.use_jax_compilation_cache` once first (the CLI does) so that
+    heads of an architecture met before skip compilation.
     """
 
     def __init__(
@@ -221,11 +247,14 @@ class HeadObjective:
         batch_size: int = 32,
         seed: int = 0,
         jit_compile: bool | str = "auto",
+        fitness: str = "holdout",
+        folds: int = 5,
     ) -> None:
         if max_epochs < 1:
             raise ValueError(f"`max_epochs` must be >= 1, got {max_epochs}; the paper uses 200")
         if patience < 0:
             raise ValueError(f"`patience` must be >= 0, got {patience}; the paper uses 5")
+        check_fitness(fitness, folds)
         self.features, self.splits = features, splits
         self.max_epochs, self.patience, self.batch_size, self.seed = (
             max_epochs,
@@ -238,23 +267,25 @@ class HeadObjective:
         self.X_val, self.y_val = X[splits.validation], y[splits.validation]
         self.n_classes = len(features.class_names)
         self.jit_compile = jit_compile
+        self.fitness, self.folds = fitness, folds
+        if fitness == "cv":
+            # Positions into train + validation (sorted indices), the same for every trial.
+            self.X_fit, self.y_fit = X[splits.train_and_validation], y[splits.train_and_validation]
+            self.fold_positions = cv_folds(self.y_fit, folds, seed)
 
     def __call__(self, trial: optuna.Trial) -> float:
         genome = HeadGenome.from_params(suggest_paper_genome(trial))
+        if self.fitness == "cv":
+            return self._cross_validated(trial, genome)
         with _TRAINING:
-            model, result = train_head(
+            model, result = self._train(
                 genome,
                 self.X_train,
                 self.y_train,
                 self.X_val,
                 self.y_val,
-                n_classes=self.n_classes,
-                max_epochs=self.max_epochs,
-                patience=self.patience,
-                batch_size=self.batch_size,
-                seed=self.seed + trial.number,
-                trial=trial,
-                jit_compile=self.jit_compile,
+                self.seed + trial.number,
+                trial,
             )
             del model
         trial.set_user_attr("weighted_f1", result.scores.weighted_f1)
@@ -268,3 +299,68 @@ class HeadObjective:
         if result.pruned:
             raise optuna.TrialPruned()
         return result.scores.macro_f1
+
+    def _train(
+        self,
+        genome: HeadGenome,
+        X_train: npt.NDArray[np.float32],
+        y_train: npt.NDArray[np.int64],
+        X_val: npt.NDArray[np.float32],
+        y_val: npt.NDArray[np.int64],
+        seed: int,
+        trial: optuna.Trial | None,
+    ) -> tuple[keras.Model, TrainingResult]:
+        return train_head(
+            genome,
+            X_train,
+            y_train,
+            X_val,
+            y_val,
+            n_classes=self.n_classes,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            batch_size=self.batch_size,
+            seed=seed,
+            trial=trial,
+            jit_compile=self.jit_compile,
+        )
+
+    def _cross_validated(self, trial: optuna.Trial, genome: HeadGenome) -> float:
+        probabilities = np.zeros((len(self.y_fit), self.n_classes), dtype=np.float32)
+        fold_f1: list[float] = []
+        best_epochs: list[int] = []
+        epochs, seconds = 0, 0.0
+        curves: dict[str, list[float]] = {}
+        for k, (fit, held) in enumerate(self.fold_positions):
+            with _TRAINING:
+                model, result = self._train(
+                    genome, self.X_fit[fit], self.y_fit[fit], self.X_fit[held],
+                    self.y_fit[held], (self.seed + trial.number) * MAX_FOLDS + k, None,
+                )  # fmt: skip
+                probabilities[held] = predict_probabilities(model, self.X_fit[held])
+                del model
+            fold_f1.append(result.scores.macro_f1)
+            best_epochs.append(result.best_epoch)
+            epochs += result.epochs
+            seconds += result.seconds
+            for name, values in result.curves.items():
+                curves[f"fold{k}_{name}"] = [round(v, 5) for v in values]
+            trial.report(float(np.mean(fold_f1)), k)
+            if k + 1 < self.folds and trial.should_prune():
+                trial.set_user_attr(FOLD_MACRO_F1_ATTR, fold_f1)
+                raise optuna.TrialPruned()
+        pooled = score(self.y_fit, np.argmax(probabilities, axis=-1))
+        trial.set_user_attr(FITNESS_ATTR, f"cv{self.folds}")
+        trial.set_user_attr(FOLD_MACRO_F1_ATTR, [round(v, 6) for v in fold_f1])
+        trial.set_user_attr(FOLD_BEST_EPOCH_ATTR, best_epochs)
+        trial.set_user_attr(OOF_MACRO_F1_ATTR, pooled.macro_f1)
+        trial.set_user_attr("weighted_f1", pooled.weighted_f1)
+        trial.set_user_attr("accuracy", pooled.accuracy)
+        trial.set_user_attr("epochs", epochs)
+        # What the final model trains for on train + validation: the folds' typical stop.
+        trial.set_user_attr("best_epoch", max(1, round(float(np.mean(best_epochs)))))
+        trial.set_user_attr("train_seconds", round(seconds, 4))
+        curves["fold_macro_f1"] = [round(v, 5) for v in fold_f1]
+        trial.set_user_attr("curves", curves)
+        trial.set_user_attr(OOF_ATTR, encode_probabilities(probabilities))
+        return float(np.mean(fold_f1))

@@ -1,0 +1,106 @@
+"""The tables of experiments/paper_protocol.py, from its CSV: means, paired differences, gaps.
+
+Every (dataset, backbone, seed) is one paired observation: all methods share its split, so
+a difference between two methods on the same seed is free of the split's luck. The paired
+table gives, for ``recommended`` against each other method, the mean of those differences,
+their standard deviation, and on how many seeds it won, tied and lost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+Row = dict[str, str]
+
+
+def _spread(values: np.ndarray) -> float:
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def table(rows: list[dict[str, str]]) -> str:
+    """Mean and standard deviation over seeds of the test scores, per dataset and method."""
+    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["backbone"], row["method"]), []).append(row)
+    lines = [
+        "| dataset | backbone | method | seeds | test weighted F1 | test macro F1 | s per run |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (dataset, backbone, method), group in sorted(groups.items()):
+        cells = []
+        for key in ("test_weighted_f1", "test_macro_f1"):
+            values = np.array([float(r[key]) for r in group])
+            cells.append(f"{values.mean():.3f} ± {_spread(values):.3f}")
+        seconds = np.mean([float(r["seconds"]) for r in group])
+        lines.append(
+            f"| {dataset} | {backbone} | {method} | {len(group)} | {cells[0]} | {cells[1]} "
+            f"| {seconds:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def paired(rows: list[Row], of: str = "recommended") -> str:
+    """``of`` minus each other method in test macro F1, over the seeds both ran."""
+    score: dict[tuple[str, str, str, str], float] = {}
+    for row in rows:
+        key = (row["dataset"], row["backbone"], row["method"], row["seed"])
+        score[key] = float(row["test_macro_f1"])
+    pairs = sorted({(r["dataset"], r["backbone"]) for r in rows})
+    others = sorted({r["method"] for r in rows} - {of})
+    lines = [
+        f"| dataset | backbone | {of} minus | seeds | mean difference | sd "
+        "| wins / ties / losses |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for dataset, backbone in pairs:
+        for other in others:
+            seeds = sorted(
+                s for (d, b, m, s) in score
+                if (d, b, m) == (dataset, backbone, of) and (d, b, other, s) in score
+            )  # fmt: skip
+            if not seeds:
+                continue
+            diff = np.array(
+                [score[(dataset, backbone, of, s)] - score[(dataset, backbone, other, s)]
+                 for s in seeds]
+            )  # fmt: skip
+            wins, ties = int((diff > 1e-9).sum()), int((np.abs(diff) <= 1e-9).sum())
+            lines.append(
+                f"| {dataset} | {backbone} | {other} | {len(seeds)} | {diff.mean():+.4f} | "
+                f"{_spread(diff):.4f} | {wins} / {ties} / {len(seeds) - wins - ties} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def gaps(rows: list[Row]) -> str:
+    """Validation (or out-of-fold) macro F1 minus test macro F1 of the chosen model: how much
+    of what the search saw was the winner's curse."""
+    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for row in rows:
+        if row["validation_macro_f1"] in ("", "None"):
+            continue
+        gap = float(row["validation_macro_f1"]) - float(row["test_macro_f1"])
+        groups[(row["dataset"], row["backbone"], row["method"])].append(gap)
+    lines = [
+        "| dataset | backbone | method | seeds | validation minus test macro F1 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for (dataset, backbone, method), values in sorted(groups.items()):
+        array = np.array(values)
+        lines.append(
+            f"| {dataset} | {backbone} | {method} | {len(values)} | "
+            f"{array.mean():+.4f} ± {_spread(array):.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def summary(rows: list[Row]) -> str:
+    return (
+        "Test scores (mean ± sd over seeds):\n\n" + table(rows)
+        + "\nPaired differences in test macro F1 (same seed, same split):\n\n" + paired(rows)
+        + "\nValidation-to-test gap of the chosen model (validation: the holdout split; "
+        "recommended: the ensemble's out-of-fold macro F1; logistic regression: its CV "
+        "score):\n\n" + gaps(rows)
+    )  # fmt: skip
