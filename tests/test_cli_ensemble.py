@@ -34,7 +34,7 @@ def test_cv_search_builds_logs_and_reloads_an_ensemble(tmp_path: Path) -> None:
         assert len(trial.user_attrs[FOLD_MACRO_F1_ATTR]) == 3
     final = study.user_attrs[FINAL_ATTR]
     assert final["final"] == "ensemble" and final["key"].startswith("ensemble:")
-    assert sum(m["picks"] for m in final["members"]) == 4
+    assert 1 <= sum(m["picks"] for m in final["members"]) <= 4
     assert sum(m["weight"] for m in final["members"]) == pytest.approx(1.0)
     assert final["reload_agreement"] == 1.0
 

@@ -26,6 +26,13 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 _positive, _non_negative = _int_at_least(1), _int_at_least(0)
 
 
+def _folds(text: str) -> int:
+    value = _int_at_least(2)(text)
+    if value > 100:  # vision.fitness.MAX_FOLDS, not imported: --help stays instant
+        raise argparse.ArgumentTypeError(f"expected at most 100 folds, got {value}")
+    return value
+
+
 def _run_search(args: argparse.Namespace) -> int:
     from optuna_hamming.cli.search import run_search
 
@@ -157,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--folds times the training, and a choice that holds on test)",
     )
     search.add_argument(
-        "--folds", type=_int_at_least(2), default=5, help="folds of --fitness cv (default 5)"
+        "--folds", type=_folds, default=5, help="folds of --fitness cv, 2 to 100 (default 5)"
     )
     search.add_argument(
         "--final",

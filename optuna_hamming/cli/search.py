@@ -33,6 +33,7 @@ from optuna_hamming.cli.study_config import (
     Inputs,
     adopt_stored_imbalance,
     check_continuation,
+    check_folds,
     load_inputs,
     resolved_imbalance,
     study_config,
@@ -110,6 +111,7 @@ def _search(args: argparse.Namespace) -> int:
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     check_tracking_server(tracking_uri)
     inputs = load_inputs(args)
+    check_folds(inputs, args)
     on_stale = StaleTrialHandler(max_retry=args.retries)
     storage = open_storage(args.storage, heartbeat=args.heartbeat, on_stale=on_stale)
     default_name = inputs.label if inputs.features is not None else f"{inputs.label}-{backbone}"
@@ -128,6 +130,7 @@ def _search(args: argparse.Namespace) -> int:
     )
     if not imbalance_given and adopt_stored_imbalance(study, args):
         inputs = load_inputs(args)
+        check_folds(inputs, args)
         config = study_config(args, backbone, image_size)
     check_continuation(study, config)
     settings = {f"sampler.{k}": v for k, v in sampler.settings.as_params().items()}
@@ -169,7 +172,7 @@ def _search(args: argparse.Namespace) -> int:
                 fitness=args.fitness,
                 folds=args.folds,
             )
-        except ValueError as error:  # --folds above the smallest class
+        except ValueError as error:  # checked by check_folds already; kept for safety
             raise UserError(str(error).replace("folds=", "--folds ")) from None
         _optimize(study, sampler, tracker, tracker.track(objective), args)
         print_generation_table(study)
@@ -304,9 +307,11 @@ def _print_summary(
     seconds: float,
 ) -> None:
     best = study.best_trial
+    fitness = best.user_attrs.get("fitness", "holdout")
+    scored = "validation" if fitness == "holdout" else f"{fitness[2:]}-fold CV"
     print(
         f"best genome: {best.params} gene {best.user_attrs.get(GENE_ATTR)} (trial "
-        f"{best.number}, generation {best.user_attrs.get(GENERATION_ATTR)}): validation "
+        f"{best.number}, generation {best.user_attrs.get(GENERATION_ATTR)}): {scored} "
         f"macro F1 {best.value:.3f}"
     )
     print(final.describe())

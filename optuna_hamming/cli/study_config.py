@@ -109,12 +109,24 @@ def check_continuation(study: optuna.Study, config: dict[str, Any]) -> None:
     if stored is None:
         # A study started elsewhere (README's Python example, a notebook): continued when
         # every trial used the paper's space, which is the one HeadObjective suggests from.
+        expected = "holdout" if config["fitness"] == "holdout" else f"cv{config['folds']}"
         for trial in study.get_trials(deepcopy=False):
             mismatch = space_mismatch(trial.distributions)
             if mismatch is not None:
                 raise UserError(
                     f"study {study.study_name!r} exists with another search space: trial "
                     f"{trial.number}'s {mismatch}; pass another --study-name"
+                )
+            scored = trial.user_attrs.get("fitness", "holdout")  # HeadObjective's FITNESS_ATTR
+            if trial.state == optuna.trial.TrialState.COMPLETE and scored != expected:
+                flags = (
+                    "--fitness holdout"
+                    if scored == "holdout"
+                    else (f"--fitness cv --folds {scored[2:]}")
+                )
+                raise UserError(
+                    f"study {study.study_name!r} was scored by {scored} (trial {trial.number}), "
+                    f"not {expected}: continue it with {flags}, or pass another --study-name"
                 )
         study.set_user_attr(CONFIG_ATTR, config)
         return
@@ -128,3 +140,27 @@ def check_continuation(study: optuna.Study, config: dict[str, Any]) -> None:
             f"study {study.study_name!r} was started with {what}; rerun with its original "
             "options to continue it, or pass another --study-name"
         )
+
+
+def check_folds(inputs: Inputs, args: argparse.Namespace) -> None:
+    """Refuse ``--folds`` above the smallest class of train + validation before a study is
+    created, so that the rerun with fewer folds starts it afresh."""
+    from optuna_hamming.data import stratified_splits
+    from optuna_hamming.vision.fitness import cv_folds
+
+    if args.fitness != "cv":
+        return
+    if inputs.features is not None:
+        labels = inputs.features.y
+    elif inputs.images is not None:
+        labels = inputs.images.labels
+    else:
+        return
+    try:
+        splits = stratified_splits(labels, seed=args.seed)
+    except ValueError:
+        return  # too few examples to split: the search says so where it splits
+    try:
+        cv_folds(labels[splits.train_and_validation], args.folds, args.seed)
+    except ValueError as error:
+        raise UserError(str(error).replace("folds=", "--folds ")) from None

@@ -1,11 +1,14 @@
 """A final model of several heads: greedy ensemble selection (Caruana et al., 2004) (layer 3).
 
 The library is the study's distinct genomes scored by cross-validation (``fitness="cv"``),
-each with the out-of-fold probabilities of its best trial. Starting from nothing, each of
-``size`` steps adds, with replacement, the member whose addition gives the highest macro F1
-of the averaged probabilities; a member picked ``c`` times weighs ``c / size``. Out-of-fold
-predictions are ones no head was trained on, so the choice is not the winner's curse that
-choosing on the search's own validation split would repeat.
+each with the out-of-fold probabilities of its best trial. Starting from nothing, each of up
+to ``size`` steps adds, with replacement, the member whose addition gives the highest macro
+F1 of the averaged probabilities, and the best step's picks are kept; a member picked ``c``
+times of ``n`` weighs ``c / n``. Out-of-fold predictions come from weights never fitted on
+those examples, so the choice is far less the winner's curse than choosing on the search's
+own validation split would be. (Each fold's held-out part also decides that fold's early
+stopping, as the paper's validation split does, so out-of-fold scores stay a little
+optimistic.)
 
 The members are then retrained on train + validation (each for its folds' typical epoch
 count) and their softmax outputs averaged by weight in one Keras model: an ``Average`` over
@@ -29,7 +32,7 @@ from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
 from optuna_hamming.vision.final_model import FinalModel, test_report
 from optuna_hamming.vision.fitness import OOF_ATTR, decode_probabilities
-from optuna_hamming.vision.heads import HeadGenome, build_head
+from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome, build_head
 from optuna_hamming.vision.objective import ShuffledBatches, predict_probabilities
 
 
@@ -90,17 +93,19 @@ def candidates_of(study: optuna.Study) -> list[Candidate]:
 def greedy_selection(
     probabilities: Sequence[npt.NDArray[np.float32]], labels: npt.ArrayLike, size: int
 ) -> list[int]:
-    """How many times each model is picked in ``size`` greedy steps with replacement.
+    """How many times each model is picked by up to ``size`` greedy steps with replacement.
 
     Each step adds the model that maximises the macro F1 of the running average; ties go to
-    the earlier model (pass them best first)."""
+    the earlier model (pass them best first). As in Caruana et al., the picks returned are
+    those of the best step (the first, on ties), so more steps never score below fewer."""
     if size < 1:
         raise EnsembleError(f"`ensemble_size` must be >= 1, got {size}; 10 is usual")
     y = np.asarray(labels)
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probabilities])
     counts = [0] * len(stacked)
     total = np.zeros_like(stacked[0])
-    for step in range(1, size + 1):
+    best_score, best_counts = -1.0, list(counts)
+    for _ in range(size):
         scores = [
             f1_score(y, np.argmax(total + candidate, axis=-1), average="macro", zero_division=0)
             for candidate in stacked
@@ -108,8 +113,9 @@ def greedy_selection(
         chosen = int(np.argmax(scores))  # first of the best
         counts[chosen] += 1
         total += stacked[chosen]
-        del step
-    return counts
+        if scores[chosen] > best_score:
+            best_score, best_counts = float(scores[chosen]), list(counts)
+    return best_counts
 
 
 def select_members(
@@ -120,16 +126,16 @@ def select_members(
     order (``features.y[splits.train_and_validation]``)."""
     candidates = candidates_of(study)
     labels = np.asarray(labels)
-    wrong = [c.trial for c in candidates if c.oof.shape[0] != len(labels)]
+    wrong = [c for c in candidates if c.oof.shape[0] != len(labels)]
     if wrong:
         raise EnsembleError(
-            f"trial {wrong[0]}'s out-of-fold predictions are of {candidates[0].oof.shape[0]} "
+            f"trial {wrong[0].trial}'s out-of-fold predictions are of {wrong[0].oof.shape[0]} "
             f"examples, not the {len(labels)} of train + validation: the study was searched "
             "on other data or splits; pass the features and seed it was searched with"
         )
     counts = greedy_selection([c.oof for c in candidates], labels, size)
     members = [Member(c, n) for c, n in zip(candidates, counts, strict=True) if n > 0]
-    average = sum(m.count * m.candidate.oof for m in members) / size
+    average = sum(m.count * m.candidate.oof for m in members) / sum(counts)
     oof = float(f1_score(labels, np.argmax(average, axis=-1), average="macro", zero_division=0))
     return members, oof
 
@@ -141,7 +147,8 @@ def averaged_heads(
     if len(heads) == 1:
         return heads[0]
     inputs = keras.Input((n_features,), name="features")
-    outputs = [head(inputs) for head, n in zip(heads, counts, strict=True) for _ in range(n)]
+    # Each head runs once; its output enters the average once per pick.
+    outputs = [out for head, n in zip(heads, counts, strict=True) for out in [head(inputs)] * n]
     return keras.Model(inputs, keras.layers.Average(name="average")(outputs), name="ensemble")
 
 
@@ -165,15 +172,16 @@ def train_final_ensemble(
     fit_idx = splits.train_and_validation
     heads = []
     for i, member in enumerate(members):
+        member_seed = (seed * 1000 + i) % SEED_MODULUS
         head = build_head(
             member.genome,
             n_features=X.shape[1],
             n_classes=len(features.class_names),
-            seed=seed * 1000 + i,
+            seed=member_seed,
             name=f"head_{i}_trial_{member.candidate.trial}",
         )
         head.fit(
-            ShuffledBatches(X[fit_idx], y[fit_idx], batch_size, seed * 1000 + i),
+            ShuffledBatches(X[fit_idx], y[fit_idx], batch_size, member_seed),
             shuffle=False,
             epochs=max(1, member.candidate.epochs),
             verbose=0,
@@ -182,13 +190,14 @@ def train_final_ensemble(
     model = averaged_heads(heads, [m.count for m in members], X.shape[1])
     probabilities = predict_probabilities(model, X[splits.test])
     scores, report, confusion = test_report(features, splits, np.argmax(probabilities, axis=-1))
+    heaviest = max(members, key=lambda m: m.count)
     return FinalEnsemble(
         model,
-        members[0].genome,
+        heaviest.genome,
         scores,
         report,
         confusion,
-        members[0].candidate.epochs,
+        heaviest.candidate.epochs,
         members=list(members),
         oof_macro_f1=oof_macro_f1,
     )

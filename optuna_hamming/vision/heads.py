@@ -15,6 +15,8 @@ import keras
 
 from optuna_hamming.paper import ACTIVATIONS, OPTIMIZERS
 
+SEED_MODULUS = 2**31  # every derived seed is below it: JAX's seeds are uint32
+
 
 class HeadError(ValueError):
     """A head cannot be built as asked; the message names what to pass."""
@@ -89,7 +91,8 @@ def build_head(
     sizes = layer_sizes(genome.neurons, genome.layers, n_classes)
 
     def layer_seed(i: int) -> int | None:
-        return None if seed is None else seed * 1009 + i  # distinct per layer
+        # Distinct per layer; JAX takes seeds as uint32, so large ones wrap (unchanged below).
+        return None if seed is None else (seed * 1009 + i) % SEED_MODULUS
 
     model = keras.Sequential(name=name)  # distinct names let heads share an ensemble
     model.add(keras.Input((n_features,), name="features"))

@@ -38,7 +38,7 @@ from optuna_hamming.vision.fitness import (
     cv_folds,
     encode_probabilities,
 )
-from optuna_hamming.vision.heads import HeadGenome, build_head
+from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome, build_head
 
 
 @dataclass
@@ -332,10 +332,11 @@ class HeadObjective:
         epochs, seconds = 0, 0.0
         curves: dict[str, list[float]] = {}
         for k, (fit, held) in enumerate(self.fold_positions):
+            fold_seed = ((self.seed + trial.number) * MAX_FOLDS + k) % SEED_MODULUS
             with _TRAINING:
                 model, result = self._train(
                     genome, self.X_fit[fit], self.y_fit[fit], self.X_fit[held],
-                    self.y_fit[held], (self.seed + trial.number) * MAX_FOLDS + k, None,
+                    self.y_fit[held], fold_seed, None,
                 )  # fmt: skip
                 probabilities[held] = predict_probabilities(model, self.X_fit[held])
                 del model
