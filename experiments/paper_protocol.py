@@ -17,7 +17,8 @@ samplers' streams):
   ``--population``, up to 200 epochs, patience 5, no pruning, for ``--generations``
   generations), its best genome retrained on train + validation;
 * ``recommended``: what README recommends: the same GA, ``--fitness cv --folds F`` and
-  ``--final ensemble --ensemble-size K``.
+  ``--final ensemble --ensemble-size K``;
+* ``cv-best``: an ablation of it that costs one head: its study's best genome alone.
 
 All are scored on the held-out test split by weighted and macro F1. One CSV row per
 (dataset, backbone, seed, method), appended as it is done, so a stopped run continues (rows
@@ -283,7 +284,27 @@ def recommended(
     }
 
 
-METHODS = ("default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended")
+def cv_best(
+    name: str, features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
+) -> dict[str, object]:
+    """An ablation that costs one head: ``recommended``'s study, its best CV genome retrained
+    alone (``--final best``), to tell what the CV fitness does from what the ensemble adds."""
+    study_name = f"{name}-recommended-population{args.population}-cv{args.folds}"
+    try:
+        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{args.out}_studies.db")
+    except KeyError:
+        raise SystemExit(f"cv-best reads {study_name}: run recommended first") from None
+    return {
+        **best_head_on_test(study, features, splits, seed),
+        "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),
+        "generations": len(HammingGASampler.generations(study)),
+        "fitness": f"cv{args.folds}",
+    }
+
+
+METHODS = (
+    "default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended", "cv-best"
+)  # fmt: skip
 
 
 def run_method(
@@ -303,6 +324,8 @@ def run_method(
         return tpe_head(name, features, splits, seed, args)
     if method == "recommended":
         return recommended(name, features, splits, seed, args)
+    if method == "cv-best":
+        return cv_best(name, features, splits, seed, args)
     return hamming_ga(name, features, splits, seed, args, figures)
 
 

@@ -1,4 +1,4 @@
-"""experiments/paper_protocol.py end to end on lfw_subset (all five methods), and a stopped GA
+"""experiments/paper_protocol.py end to end on lfw_subset (all six methods), and a stopped GA
 run continuing."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def rows_of(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_the_protocol_scores_five_methods_and_a_stopped_ga_run_continues(
+def test_the_protocol_scores_six_methods_and_a_stopped_ga_run_continues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from paper_protocol import main
@@ -37,7 +37,8 @@ def test_the_protocol_scores_five_methods_and_a_stopped_ga_run_continues(
     ]  # fmt: skip
     main([*arguments, "--generations", "1"])
     rows = rows_of(out.with_suffix(".csv"))
-    methods = ["default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended"]
+    methods = ["default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended",
+               "cv-best"]  # fmt: skip
     assert [r["method"] for r in rows] == methods
     for row in rows:
         assert 0.0 <= float(row["test_macro_f1"]) <= 1.0
@@ -47,6 +48,8 @@ def test_the_protocol_scores_five_methods_and_a_stopped_ga_run_continues(
     assert (rows[4]["fitness"], rows[4]["final"]) == ("cv2", "ensemble3")
     picks = [int(part.split("x ")[0]) for part in rows[4]["genome"].split("; ")]
     assert 1 <= sum(picks) <= 3  # the ensemble's members and their picks
+    assert (rows[5]["fitness"], rows[5]["final"]) == ("cv2", "best")
+    assert rows[5]["trials"] == rows[4]["trials"]  # cv-best reads recommended's study
     figures = sorted(p.name for p in (out.parent / "protocol_figures").iterdir())
     assert "retained_fitness.png" in figures and "generation_0_scatter.png" in figures
     table = out.with_suffix(".md").read_text()
@@ -70,7 +73,7 @@ def test_the_protocol_scores_five_methods_and_a_stopped_ga_run_continues(
     main([*arguments, "--generations", "2", "--methods", "hamming-ga"])
     rows = rows_of(out.with_suffix(".csv"))
     assert [r["method"] for r in rows] == [*methods[:2], *methods[3:], "hamming-ga"]
-    assert rows[4]["generations"] == "2"
+    assert rows[-1]["generations"] == "2"
     study = optuna.load_study(study_name=name, storage=storage)
     assert [(t.number, t.params) for t in study.trials[: len(first_trials)]] == first_trials
     states = [t.state for t in study.trials]
@@ -81,7 +84,7 @@ def test_the_protocol_scores_five_methods_and_a_stopped_ga_run_continues(
     # --methods runs the named methods alone (here the baseline that needs no Keras).
     main([*arguments, "--seeds", "1", "--methods", "logistic-regression"])
     rows = rows_of(out.with_suffix(".csv"))
-    assert [(r["seed"], r["method"]) for r in rows[5:]] == [("1", "logistic-regression")]
+    assert [(r["seed"], r["method"]) for r in rows[6:]] == [("1", "logistic-regression")]
 
 
 def test_a_figures_of_that_names_no_run_is_refused_before_any_work(
