@@ -94,7 +94,7 @@ def test_cv_fitness_is_the_mean_over_folds_and_stores_out_of_fold_predictions(
 ) -> None:
     splits = stratified_splits(digit_features.y, seed=0)
     objective = HeadObjective(
-        digit_features, splits, max_epochs=8, patience=2, seed=0, fitness="cv", folds=3
+        digit_features, splits, max_epochs=4, patience=1, seed=0, fitness="cv", folds=3
     )
     storage = f"sqlite:///{tmp_path / 'cv.db'}"
     study = optuna.create_study(
@@ -102,7 +102,7 @@ def test_cv_fitness_is_the_mean_over_folds_and_stores_out_of_fold_predictions(
         direction="maximize",
         sampler=HammingGASampler(population_size=4, seed=0),
     )
-    study.optimize(objective, n_trials=5)
+    study.optimize(objective, n_trials=4)
     labels = digit_features.y[splits.train_and_validation]
     for trial in study.trials:
         folds = trial.user_attrs[FOLD_MACRO_F1_ATTR]
@@ -169,12 +169,12 @@ def test_the_ensemble_exports_as_one_image_classifier_that_reloads_safely(
     features = FeatureSet(X.astype(np.float32), images.labels[keep], images.class_names, "cnn")
     splits = stratified_splits(features.y, seed=0)
     objective = HeadObjective(
-        features, splits, max_epochs=3, patience=1, seed=0, fitness="cv", folds=2
+        features, splits, max_epochs=2, patience=1, seed=0, fitness="cv", folds=2
     )
     study = optuna.create_study(
         direction="maximize", sampler=HammingGASampler(population_size=4, seed=0)
     )
-    study.optimize(objective, n_trials=4)
+    study.optimize(objective, n_trials=3)
     labels = features.y[splits.train_and_validation]
     chosen, oof_f1 = select_members(study, labels, 4)
     assert chosen and sum(m.count for m in chosen) <= 4

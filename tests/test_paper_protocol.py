@@ -4,6 +4,7 @@ run continuing."""
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
-pytestmark = pytest.mark.keras
+# The experiment runs on JAX: only make test's JAX pass runs it (two minutes a backend).
+pytestmark = [
+    pytest.mark.keras,
+    pytest.mark.skipif(
+        os.environ.get("KERAS_BACKEND") != "jax",
+        reason="the protocol runs on JAX; `KERAS_BACKEND=jax pytest -m keras` runs this",
+    ),
+]
 
 
 def rows_of(path: Path) -> list[dict[str, str]]:

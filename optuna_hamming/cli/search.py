@@ -183,11 +183,11 @@ def _search(args: argparse.Namespace) -> int:
             built = study.user_attrs.get(FINAL_ATTR)
             if isinstance(built, dict) and stored_final_key(built) == plan.key:
                 final = FinalOutcome(**built)
-                print(f"the final model ({plan.describe()}) is built: {final.model_uri}")
+                print(f"the final model of {plan.describe()} is built: {final.model_uri}")
             elif not mine:
                 print(
-                    f"another worker builds the final model ({plan.describe()}): it will be "
-                    f"in MLflow at {tracking_uri}"
+                    f"another worker builds the final model of {plan.describe()}: it will "
+                    f"be in MLflow at {tracking_uri}"
                 )
                 return 0
             else:
