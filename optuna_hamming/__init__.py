@@ -18,16 +18,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from optuna_hamming.sampler import HammingGASampler
+    from optuna_hamming.sampler import (
+        ForestSurrogate,
+        HammingGASampler,
+        SurrogateScreening,
+        recommended_sampler,
+    )
 
-__all__ = ["HammingGASampler"]
+__all__ = ["ForestSurrogate", "HammingGASampler", "SurrogateScreening", "recommended_sampler"]
+_LAZY = frozenset(__all__)
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     # PEP 562: the sampler (and Optuna with it) is imported on first use.
-    if name == "HammingGASampler":
-        from optuna_hamming.sampler import HammingGASampler
+    if name in _LAZY:
+        from optuna_hamming import sampler
 
-        return HammingGASampler
+        return getattr(sampler, name)
     raise AttributeError(f"module 'optuna_hamming' has no attribute {name!r}")

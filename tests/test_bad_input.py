@@ -24,7 +24,7 @@ from conftest import write_digit_features
 from mlflow import MlflowClient
 from PIL import Image
 
-from optuna_hamming import HammingGASampler
+from optuna_hamming import HammingGASampler, SurrogateScreening
 from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR
 from optuna_hamming.cli.parser import build_parser
@@ -176,6 +176,22 @@ def _changed_fitness(tmp: Path) -> None:
     assert run_cli(*argv, "--generations", "1")[0] == 0  # and it continues as a holdout study
 
 
+def _changed_sampler(tmp: Path) -> None:
+    """A study keeps its sampler: the paper's trials and screened ones do not mix."""
+    storage = f"sqlite:///{tmp}/optuna.db"
+    study = optuna.create_study(study_name="started", storage=storage, direction="maximize")
+    features = write_digit_features(tmp / "pixels.npz")
+    argv = [*_base(tmp), "--data", str(features), "--study-name", "started"]
+    args = build_parser().parse_args(argv)
+    args.imbalance = resolved_imbalance(args)
+    old = study_config(args, "torchvision-mobilenet-v2", 224)
+    del old["sampler"]  # what a study started before --sampler stored: the paper's
+    study.set_user_attr(CONFIG_ATTR, old)
+    code, _, err = run_cli(*argv, "--sampler", "recommended")
+    assert code == 2 and "sampler='paper' (now 'recommended')" in err, err
+    assert len(optuna.load_study(study_name="started", storage=storage).trials) == 0
+
+
 def _changed_options(tmp: Path) -> None:
     storage = f"sqlite:///{tmp}/optuna.db"
     study = optuna.create_study(study_name="started", storage=storage, direction="maximize")
@@ -224,6 +240,16 @@ def _sampler_refuses(
     def check(tmp: Path) -> None:
         with pytest.raises(error, match=shown):
             HammingGASampler(**kwargs)  # type: ignore[arg-type]
+
+    return check
+
+
+def _screening_refuses(
+    error: type[Exception], shown: str, **kwargs: object
+) -> Callable[[Path], None]:
+    def check(tmp: Path) -> None:
+        with pytest.raises(error, match=shown):
+            SurrogateScreening(**kwargs)  # type: ignore[arg-type]
 
     return check
 
@@ -392,6 +418,9 @@ ROWS = [
     Row("changed-fitness", "continuing a holdout study with `--fitness cv`",
         "fitness='holdout' (now 'cv')", "exit 2", "the study, its trials and options",
         _changed_fitness),
+    Row("changed-sampler", "continuing a paper study with `--sampler recommended`",
+        "sampler='paper' (now 'recommended')", "exit 2", "the study, its trials and options",
+        _changed_sampler),
     Row("several-studies", "`show` without `--study-name` on a storage of several studies",
         "holds several studies", "exit 2", "the studies", _show_refuses(None, "holds several")),
     Row("unknown-study", "`show --study-name typo`", "no study 'typo'", "exit 2", "the studies",
@@ -428,6 +457,11 @@ ROWS = [
         "warning; features rebuilt", "every other cache entry", _corrupted_cache),
     Row("sampler-population", "`HammingGASampler(population_size=1)`", "population_size",
         "ValueError", NOTHING, _sampler_refuses(ValueError, "population_size", population_size=1)),
+    Row("sampler-screening-class", "`HammingGASampler(screening=SurrogateScreening)`",
+        "must be a SurrogateScreening instance", "TypeError", NOTHING,
+        _sampler_refuses(TypeError, "SurrogateScreening instance", screening=SurrogateScreening)),
+    Row("screening-children", "`SurrogateScreening(children=0)`", "children=8", "ValueError",
+        NOTHING, _screening_refuses(ValueError, "children=8", children=0)),
     Row("sampler-rate", "`HammingGASampler(mutate=1.5)`", "mutate", "ValueError", NOTHING,
         _sampler_refuses(ValueError, "mutate", mutate=1.5)),
     Row("sampler-positional", "`HammingGASampler(30)`", "positional", "TypeError", NOTHING,

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR, FINAL_ATTR
-from optuna_hamming.sampler.attributes import GENE_ATTR
+from optuna_hamming.sampler.attributes import GENE_ATTR, SCREENED_ATTR
 from tests.cli_helpers import run_cli, runs_by_role
 
 
@@ -115,6 +115,21 @@ def test_rerunning_the_command_continues_the_study(tmp_path: Path) -> None:
     assert study.user_attrs[FINAL_ATTR]["trial"] == study.best_trial.number
     code, out, err = run_cli(*search.argv("--generations", "2", "--seed", "7"))
     assert code == 2 and "seed=0 (now 7)" in err and "another --study-name" in err
+
+
+def test_the_recommended_sampler_screens_the_heads_it_trains(tmp_path: Path) -> None:
+    search = small_search(tmp_path, "screened")
+    code, _, err = run_cli(*search.argv("--generations", "2", "--sampler", "recommended"))
+    assert code == 0, err
+    study = optuna.load_study(study_name="screened", storage=search.storage)
+    assert study.user_attrs[CONFIG_ATTR]["sampler"] == "recommended"
+    first, _ = HammingGASampler.generations(study).values()
+    assert len(first["members"]) == 10  # SurrogateScreening's initial generation
+    screened = [t for t in study.trials if SCREENED_ATTR in t.user_attrs]
+    predicted = [t.user_attrs[SCREENED_ATTR]["predicted"] for t in screened]
+    assert predicted == first["screening"]["predicted"] and len(screened) == 8
+    (study_run,) = runs_by_role(search.tracking_uri, "screened")["study"]
+    assert study_run.data.params["sampler.screening"] == "SurrogateScreening"
 
 
 def test_four_jobs_train_heads_in_threads_each_logged_to_its_own_run(tmp_path: Path) -> None:

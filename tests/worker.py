@@ -1,4 +1,6 @@
-"""A worker process for the multi-process tests: ``python -m tests.worker SPEC STUDY N [SLEEP]``."""
+"""A worker for the multi-process tests:
+``python -m tests.worker SPEC STUDY N [SLEEP [POP [MODE]]]``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import time
 
 import optuna
 
-from optuna_hamming import HammingGASampler
+from optuna_hamming import HammingGASampler, recommended_sampler
 from tests.helpers import make_storage, paper_objective
 
 
@@ -15,6 +17,8 @@ def main() -> None:
     spec, study_name, n_trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
     pause = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
     population = int(sys.argv[5]) if len(sys.argv) > 5 else 8
+    # "recommended": the accelerated mode (recommended_sampler) instead of the paper's GA.
+    mode = sys.argv[6] if len(sys.argv) > 6 else "paper"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def objective(trial: optuna.Trial) -> float:
@@ -25,7 +29,11 @@ def main() -> None:
     study = optuna.load_study(
         study_name=study_name,
         storage=make_storage(spec),
-        sampler=HammingGASampler(population_size=population),
+        sampler=(
+            recommended_sampler(population_size=population)
+            if mode == "recommended"
+            else HammingGASampler(population_size=population)
+        ),
     )
     study.optimize(objective, n_trials=n_trials)
 

@@ -131,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--image-size", type=_positive, default=None, help="backbone input size (default: its own)"
     )
+    search.add_argument(
+        "--sampler",
+        choices=("paper", "recommended"),
+        default="paper",
+        help="paper (default: Algorithm 1 as published) or recommended "
+        "(optuna_hamming.recommended_sampler: the same operators, the archive and "
+        "SurrogateScreening, which trains the children a model ranks best, 8 per "
+        "generation after 10 random genomes; docs/results.md has the numbers)",
+    )
     search.add_argument("--population", type=_positive, default=30)
     search.add_argument("--generations", type=_positive, default=20)
     search.add_argument("--seed", type=int, default=0)

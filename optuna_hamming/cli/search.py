@@ -13,7 +13,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from optuna_hamming import HammingGASampler
+from optuna_hamming import HammingGASampler, recommended_sampler
 from optuna_hamming.cli.common import (
     FINAL_ATTR,
     StaleTrialHandler,
@@ -117,7 +117,8 @@ def _search(args: argparse.Namespace) -> int:
     default_name = inputs.label if inputs.features is not None else f"{inputs.label}-{backbone}"
     study_name = args.study_name or default_name
     config = study_config(args, backbone, image_size)
-    sampler = HammingGASampler(population_size=args.population, seed=args.seed)
+    make_sampler = recommended_sampler if args.sampler == "recommended" else HammingGASampler
+    sampler = make_sampler(population_size=args.population, seed=args.seed)
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,

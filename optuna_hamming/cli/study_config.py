@@ -27,6 +27,7 @@ FIXED_OPTIONS = (
     "backbone",
     "weights",
     "image_size",
+    "sampler",
     "population",
     "seed",
     "max_epochs",
@@ -36,7 +37,7 @@ FIXED_OPTIONS = (
     "folds",
 )
 # What a study stored before an option existed was run with: its default then.
-_OPTION_DEFAULTS = {"fitness": "holdout", "folds": None}
+_OPTION_DEFAULTS = {"fitness": "holdout", "folds": None, "sampler": "paper"}
 # The dataset whose default is the paper's class proportions (its reproduction); every other
 # dataset, the user's folders above all, keeps all its images unless --imbalance paper.
 PAPER_DATASET = "animal-mnist"
@@ -89,6 +90,7 @@ def study_config(args: argparse.Namespace, backbone: str, image_size: int) -> di
         "backbone": backbone,
         "weights": str(args.weights),
         "image_size": image_size,
+        "sampler": args.sampler,
         "population": args.population,
         "seed": args.seed,
         "max_epochs": args.max_epochs,

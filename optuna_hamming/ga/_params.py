@@ -66,7 +66,7 @@ class Boolean:
 class OrNone:
     """``None``, or a value that ``inner`` accepts."""
 
-    inner: Integer | Real | Boolean | Strategy
+    inner: Integer | Real | Boolean | Strategy | Instance
 
     def check(self, name: str, value: object) -> Any:
         return None if value is None else self.inner.check(name, value)
@@ -110,4 +110,20 @@ class Strategy:
         return value
 
 
-Constraint = Integer | Real | Boolean | Strategy | OrNone
+@dataclass(frozen=True)
+class Instance:
+    """An instance of ``kind`` (a strategy configuration such as a screening)."""
+
+    kind: type
+    hint: str
+
+    def check(self, name: str, value: object) -> Any:
+        if not isinstance(value, self.kind):
+            got = f"the class {value.__name__}" if isinstance(value, type) else repr(value)
+            raise TypeError(
+                f"`{name}` must be a {self.kind.__name__} instance, got {got}. {self.hint}"
+            )
+        return value
+
+
+Constraint = Integer | Real | Boolean | Strategy | Instance | OrNone

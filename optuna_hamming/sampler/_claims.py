@@ -26,6 +26,7 @@ from optuna_hamming.sampler.attributes import (
     ORIGIN_RETRIED,
     PARENTS_ATTR,
     RETRY_OF_KEY,
+    SCREENED_ATTR,
 )
 
 # A claim found taken by another process moves to a free child at most this often.
@@ -122,6 +123,8 @@ def describe(
         user[ORIGIN_ATTR], user[PARENTS_ATTR] = ga.ORIGIN_INITIAL, []
     else:
         user[ORIGIN_ATTR], user[PARENTS_ATTR] = child.origin, list(child.parents)
+        if child.screened is not None:
+            user[SCREENED_ATTR] = child.screened
         if plan.space is not None:
             ticket.planned_gene = user[GENE_ATTR] = plan.space.bitstring(child.genome)
     return ticket, user

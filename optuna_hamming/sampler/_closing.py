@@ -22,7 +22,8 @@ from optuna_hamming.sampler._archive import build_archive, fitness_of
 from optuna_hamming.sampler._plan import Plan, PlannedChild, generation_rng
 from optuna_hamming.sampler._search_space import GenomeSpace
 from optuna_hamming.sampler._settings import Settings, strategy_name
-from optuna_hamming.sampler.attributes import GenerationSummary
+from optuna_hamming.sampler.attributes import GenerationSummary, ScreeningSummary
+from optuna_hamming.sampler.screening import history_members, screened_children
 
 
 def closing_members(claims: Sequence[FrozenTrial], needed: int) -> list[FrozenTrial] | None:
@@ -83,11 +84,14 @@ def close_generation(
     settings: Settings,
     maximize: bool,
     seed: int,
+    closed_members: Callable[[], Sequence[Sequence[int]]] = lambda: (),
 ) -> Closure:
     """Steps 1-6 of Algorithm 1 on generation ``plan.generation``; returns plan ``g + 1``.
 
     ``children`` are the generation's finished children with a fitness, in child order; the
     first ``plan.needed`` of them are members, together with the carried individuals.
+    ``closed_members`` gives the members of the generations closed before (the screening's
+    model is fitted on them and on this generation's members).
     """
     members: list[tuple[int, float]] = list(plan.carried)
     for trial in children[: plan.needed]:
@@ -114,12 +118,32 @@ def close_generation(
     parent_numbers = [members[i][0] for i in selection.parents]
     carried = [members[i] for i in selection.parents]
     n_children = settings.population_size - len(selection.parents)
+    if settings.screening is not None:
+        n_children = settings.screening.children
     split = settings.split_for(space)
     # The keyword set both breeding rules share (the paper's operators and their ablations).
     operators = ga.BreedingOperators(split=split, mutation=settings.mutation, rng=rng)
     bred: list[tuple[ga.Child, bool]] = []
     archive: dict[bytes, tuple[float, int]] = {}
-    if settings.skip_duplicates:
+    screened: dict[int, dict[str, Any]] = {}
+    screening_report: ScreeningSummary | None = None
+    if settings.screening is not None:
+        outcome = screened_children(
+            settings.screening,
+            space,
+            parent_genomes,
+            range(len(parent_genomes)),
+            history_members(closed_members, [n for n, _ in members], trial_by_number),
+            split=split,
+            mutation=settings.mutation,
+            maximize=maximize,
+            rng=rng,
+        )
+        if outcome is not None:
+            chosen, screening_report = outcome
+            bred = [(item.child, False) for item in chosen]
+            screened = {id(item.child): item.screened for item in chosen}
+    if not bred and settings.skip_duplicates:
         archive = build_archive(all_trials(), space, maximize=maximize)
         bred = ga.breed_skipping_duplicates(
             parent_genomes,
@@ -145,7 +169,7 @@ def close_generation(
         if child.male >= 0:
             origin_parents = (parent_numbers[child.male], parent_numbers[child.female])
         genome = tuple(int(x) for x in child.genome)
-        planned.append(PlannedChild(genome, child.origin, origin_parents))
+        planned.append(PlannedChild(genome, child.origin, origin_parents, screened.get(id(child))))
     retained_values = [members[i][1] for i in selection.retained]
     best = max(values) if maximize else min(values)
     summary: GenerationSummary = {
@@ -165,6 +189,8 @@ def close_generation(
         "selection": strategy_name(settings.selection),
         "mutation": strategy_name(settings.mutation),
     }
+    if screening_report is not None:
+        summary["screening"] = screening_report
     next_plan = Plan(
         plan.generation + 1,
         space,

@@ -22,6 +22,8 @@ class PlannedChild:
     genome: tuple[int, ...]
     origin: str
     parents: tuple[int, ...]
+    # What the screening predicted when its model chose the child (None: the paper's rule).
+    screened: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,11 @@ class Plan:
             "generation": self.generation,
             "space": None if self.space is None else self.space.to_json(),
             "carried": [list(c) for c in self.carried],
-            "children": [[list(c.genome), c.origin, list(c.parents)] for c in self.children],
+            "children": [
+                [list(c.genome), c.origin, list(c.parents)]
+                + ([c.screened] if c.screened is not None else [])
+                for c in self.children
+            ],
             "population_size": self.population_size,
             "seed": self.seed_used,
             "n_parents": self.n_parents,
@@ -60,8 +66,13 @@ class Plan:
             space=space,
             carried=tuple((int(n), float(v)) for n, v in data["carried"]),
             children=tuple(
-                PlannedChild(tuple(int(x) for x in g), str(o), tuple(int(p) for p in ps))
-                for g, o, ps in data["children"]
+                PlannedChild(
+                    tuple(int(x) for x in child[0]),
+                    str(child[1]),
+                    tuple(int(p) for p in child[2]),
+                    dict(child[3]) if len(child) > 3 else None,
+                )
+                for child in data["children"]
             ),
             population_size=int(data["population_size"]),
             seed_used=int(data.get("seed", 0)),

@@ -52,6 +52,7 @@ from optuna_hamming.sampler.attributes import (
     GenerationSummary,
     read_generations,
 )
+from optuna_hamming.sampler.screening import SurrogateScreening
 from optuna_hamming.storages import set_trial_attrs
 
 
@@ -98,6 +99,14 @@ class HammingGASampler(BaseSampler):
             ``HammingGateSelection(retain, select)``. Pass its rates to it, not here.
         mutation: A strategy that makes one child from two parents (step 5); default
             ``ForcedMutation(mutate)``. Pass its rate to it, not here.
+        screening: The accelerated mode, off by default (the paper):
+            :class:`~optuna_hamming.SurrogateScreening` breeds many candidate children with
+            the strategies above and trains only those a model fitted on the closed
+            generations' genomes ranks best (and a share at random), ``children`` per
+            generation, after a generation 0 of ``initial`` random genomes. Trials it chose
+            carry the user attribute ``ga.screened`` (what the model predicted), and each
+            generation summary a ``screening`` entry. :func:`optuna_hamming.recommended_sampler`
+            returns the configuration README recommends.
 
     Citation: "Automated neural network construction with transfer learning", the
     Hamming-distance genetic algorithm of ``../shared/seeds/`` (Algorithm 1, Table I).
@@ -119,6 +128,7 @@ class HammingGASampler(BaseSampler):
         forced_mutation: bool = True,
         selection: ga.SelectionStrategy | None = None,
         mutation: ga.MutationStrategy | None = None,
+        screening: SurrogateScreening | None = None,
     ) -> None:
         self._settings, self._seed = checked_settings(
             {
@@ -135,6 +145,7 @@ class HammingGASampler(BaseSampler):
                 "forced_mutation": forced_mutation,
                 "selection": selection,
                 "mutation": mutation,
+                "screening": screening,
             }
         )
         self._rng = np.random.default_rng(self._seed)

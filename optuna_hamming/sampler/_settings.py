@@ -16,6 +16,7 @@ from optuna_hamming import ga
 from optuna_hamming.ga._params import (
     Boolean,
     Constraint,
+    Instance,
     Integer,
     OrNone,
     Strategy,
@@ -23,6 +24,7 @@ from optuna_hamming.ga._params import (
     probability,
 )
 from optuna_hamming.sampler._search_space import GenomeSpace
+from optuna_hamming.sampler.screening import SurrogateScreening
 
 MAX_SEED = 2**62
 
@@ -48,6 +50,9 @@ PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
         Strategy("Pass e.g. optuna_hamming.ga.HammingGateSelection(retain=0.4, select=0.5).")
     ),
     "mutation": OrNone(Strategy("Pass e.g. optuna_hamming.ga.ForcedMutation(rate=0.2).")),
+    "screening": OrNone(
+        Instance(SurrogateScreening, "Pass e.g. optuna_hamming.SurrogateScreening(), or None.")
+    ),
 }
 
 # What a strategy object takes over from the keyword arguments (their defaults are the
@@ -67,6 +72,12 @@ class Settings:
     max_redraws: int
     selection: ga.SelectionStrategy
     mutation: ga.MutationStrategy
+    screening: SurrogateScreening | None = None
+
+    @property
+    def initial_size(self) -> int:
+        """Generation 0's random genomes: the population, or the screening's ``initial``."""
+        return self.population_size if self.screening is None else self.screening.initial
 
     def split_for(self, space: GenomeSpace) -> int:
         n = len(space.names)
@@ -79,14 +90,26 @@ class Settings:
         flat: dict[str, Any] = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if item.name in _OWNED_BY:
-                flat[item.name] = type(value).__name__
-                if dataclasses.is_dataclass(value) and not isinstance(value, type):
-                    for name, field_value in dataclasses.asdict(value).items():
-                        flat[f"{item.name}.{name}"] = field_value
+            if item.name in _OWNED_BY or item.name == "screening":
+                _flatten(flat, item.name, value)
             else:
                 flat[item.name] = value
         return flat
+
+
+def _flatten(flat: dict[str, Any], name: str, value: object) -> None:
+    """A strategy as its class name under ``name`` and its fields under ``name.field``."""
+    if value is None:
+        flat[name] = None
+        return
+    flat[name] = type(value).__name__
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            field_value = getattr(value, item.name)
+            if dataclasses.is_dataclass(field_value):
+                _flatten(flat, f"{name}.{item.name}", field_value)
+            else:
+                flat[f"{name}.{item.name}"] = field_value
 
 
 def strategy_name(strategy: object) -> str:
@@ -131,6 +154,7 @@ def checked_settings(arguments: Mapping[str, object]) -> tuple[Settings, int | N
         max_redraws=values["max_redraws"],
         selection=selection,
         mutation=mutation,
+        screening=values["screening"],
     )
     return settings, values["seed"]
 

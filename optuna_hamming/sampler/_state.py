@@ -33,6 +33,7 @@ from optuna_hamming.sampler.attributes import (
     COMPACTED,
     PLAN_KEY_PREFIX,
     SEED_KEY,
+    SUMMARY_PREFIX,
     plan_key,
     summary_key,
 )
@@ -54,6 +55,11 @@ class StudyState:
     # The study's trial 0 once seen (its id and start): storages may hand out the ids of a
     # deleted study's trials again, not its start times.
     first_trial: tuple[int, Any] | None = field(default=None)
+    # The members of closed generations, by generation, as their summaries recorded them
+    # (summaries never change once written, so this cache is never stale; the screening
+    # fits on them at every close, and reading them all from an RDB each time was a third
+    # of its cost on SQLite).
+    members_of: dict[int, list[int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, study: Study, settings: Settings, new_seed: Callable[[], int]) -> StudyState:
@@ -63,7 +69,7 @@ class StudyState:
         if seed is None:
             seed = new_seed()
             storage.set_study_system_attr(study._study_id, SEED_KEY, seed)
-        plans = {0: initial_plan(settings.population_size)}
+        plans = {0: initial_plan(settings.initial_size)}
         newest = newest_plan(attrs, settings.float_bits)
         if newest is not None:
             plans[newest.generation] = newest
@@ -146,16 +152,27 @@ class StudyState:
                 settings=settings,
                 maximize=study.direction == StudyDirection.MAXIMIZE,
                 seed=self.seed,
+                closed_members=lambda: self._closed_members(study, plan.generation),
             )
             next_plan = closure.plan
-            storage.set_study_system_attr(study._study_id, plan_key(following), next_plan.to_json())
+            # The summary before the plan: a worker that finds plan g + 1 stored then also
+            # finds summary g, whose members the screening's next fit reads.
             storage.set_study_user_attr(
                 study._study_id, summary_key(plan.generation), closure.summary
             )
+            storage.set_study_system_attr(study._study_id, plan_key(following), next_plan.to_json())
+            self.members_of[plan.generation] = list(closure.summary["members"])
             if plan.generation >= 1:
                 storage.set_study_system_attr(study._study_id, plan_key(plan.generation), COMPACTED)
         self.plans = {plan.generation: plan, next_plan.generation: next_plan}
         self.open_generation = next_plan.generation
+
+    def _closed_members(self, study: Study, generation: int) -> list[list[int]]:
+        """The members of generations ``0 .. generation - 1`` (those whose summary exists)."""
+        if any(g not in self.members_of for g in range(generation)):
+            attrs = study._storage.get_study_user_attrs(study._study_id)
+            self.members_of.update(closed_members(attrs))
+        return [self.members_of[g] for g in range(generation) if g in self.members_of]
 
     def child_at(
         self, settings: Settings, index: int, trials: list[FrozenTrial]
@@ -173,6 +190,16 @@ class StudyState:
             settings=settings,
             seed=self.seed,
         )
+
+
+def closed_members(user_attrs: dict[str, Any]) -> dict[int, list[int]]:
+    """The ``members`` of every generation summary the study holds, by generation."""
+    found = {}
+    for key, value in user_attrs.items():
+        suffix = key[len(SUMMARY_PREFIX) :]
+        if key.startswith(SUMMARY_PREFIX) and suffix.isdigit() and isinstance(value, dict):
+            found[int(suffix)] = [int(n) for n in value.get("members", [])]
+    return found
 
 
 def _identity(trial: FrozenTrial) -> tuple[int, Any]:

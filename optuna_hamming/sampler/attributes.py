@@ -27,6 +27,7 @@ from optuna_hamming.ga import (
     ORIGIN_INITIAL,
     ORIGIN_RANDOM_UNEVALUATED,
 )
+from optuna_hamming.ga.screening import ORIGIN_MUTATION, ORIGIN_RANDOM
 
 # -- study system attributes ---------------------------------------------------------------
 SEED_KEY = "hamming_ga:seed"
@@ -45,6 +46,9 @@ GENERATION_ATTR = "ga.generation"
 GENE_ATTR = "ga.gene"
 ORIGIN_ATTR = "ga.origin"
 PARENTS_ATTR = "ga.parents"
+# Set on the children the screening (accelerated mode) trained: {"by": "model" | "explore",
+# "predicted": the model's mean fitness, "spread": the trees' standard deviation}.
+SCREENED_ATTR = "ga.screened"
 TRIAL_ATTRS = (GENERATION_ATTR, GENE_ATTR, ORIGIN_ATTR, PARENTS_ATTR)
 
 # Values of ``ga.origin``: the GA's own (layer 1) and the sampler's.
@@ -56,6 +60,8 @@ ORIGINS = (
     ORIGIN_CROSSOVER_MUTATION,
     ORIGIN_FORCED_MUTATION,
     ORIGIN_RANDOM_UNEVALUATED,
+    ORIGIN_MUTATION,
+    ORIGIN_RANDOM,
     ORIGIN_ENQUEUED,
     ORIGIN_RETRIED,
 )
@@ -70,6 +76,17 @@ def plan_key(generation: int) -> str:
 
 def summary_key(generation: int) -> str:
     return f"{SUMMARY_PREFIX}{generation}"
+
+
+class ScreeningSummary(TypedDict):
+    """What the screening decided at a close: the model, the genomes it was fitted on, the
+    candidates it ranked, and its predicted fitness of each trained child (child order)."""
+
+    model: str
+    trained_on: int
+    candidates: int
+    predicted: list[float]
+    by_model: list[bool]
 
 
 class GenerationSummary(TypedDict):
@@ -95,6 +112,7 @@ class GenerationSummary(TypedDict):
     # Fields added after the first studies were stored go below as NotRequired.
     selection: NotRequired[str]
     mutation: NotRequired[str]
+    screening: NotRequired[ScreeningSummary]
 
 
 def read_generations(study: Study) -> dict[int, GenerationSummary]:

@@ -1,0 +1,259 @@
+"""The accelerated mode: Algorithm 1's children screened by a model fitted on the archive.
+
+``HammingGASampler(screening=SurrogateScreening())`` keeps the paper's selection and
+operators and changes what gets trained. At each generation close, the closing worker
+
+1. breeds many candidate children from the parents with Algorithm 1's operators and adds the
+   one-gene neighbours and nearby genomes of the best parents and a few random genomes
+   (:func:`optuna_hamming.ga.screening.candidate_pool`);
+2. fits a :class:`ForestSurrogate` (scikit-learn's extra trees) on every genome that a closed
+   generation fixed: the members of every generation so far, read from the generation
+   summaries, never from trials still running or finished outside a generation, so that every
+   worker fits on the same data;
+3. trains the ``children`` best candidates by predicted fitness (or expected improvement),
+   a share ``explore`` of them drawn at random among the bred children instead.
+
+The plan it stores is authoritative as before: the other workers adopt it. Generation 0 has
+``initial`` random genomes instead of ``population_size``, so the model starts early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from optuna.trial import FrozenTrial
+
+from optuna_hamming import ga
+from optuna_hamming.ga import screening as ga_screening
+from optuna_hamming.ga._params import Constraint, Integer, Real, checked
+from optuna_hamming.ga.screening import FloatArray, Surrogate
+from optuna_hamming.sampler._archive import fitness_of
+from optuna_hamming.sampler._search_space import GenomeSpace
+from optuna_hamming.sampler.attributes import ScreeningSummary
+
+# The model's predictions are ranked after rounding to float32: fits on two machines can
+# differ in the last bits of a float64, which then reorders candidates far less often (not
+# never: two predictions either side of a float32 boundary still can).
+_RANK_DTYPE = np.float32
+
+
+@dataclass(frozen=True)
+class ForestSurrogate:
+    """Extra trees (scikit-learn) over gene features: the mean and the spread of the trees'
+    predictions. Cheap at these sizes (about 10 ms for 600 genomes) and happy with
+    categorical one-hot columns and ordered grid positions alike."""
+
+    n_trees: int = 12
+    min_samples_leaf: int = 1
+    max_features: float = 1.0
+
+    def __post_init__(self) -> None:
+        checked(
+            {
+                "n_trees": Integer(2, None, "Pass e.g. n_trees=12."),
+                "min_samples_leaf": Integer(1, None, "Pass e.g. min_samples_leaf=1."),
+                "max_features": Real(0.01, 1.0, "Pass a fraction in [0.01, 1], e.g. 1.0."),
+            },
+            {
+                "n_trees": self.n_trees,
+                "min_samples_leaf": self.min_samples_leaf,
+                "max_features": self.max_features,
+            },
+        )
+        # scikit-learn takes over a second to import: pay it when the mode is chosen, not
+        # inside the first generation close (where a worker would stall on it).
+        import sklearn.ensemble  # noqa: F401
+
+    def fit_predict(
+        self, features: FloatArray, values: FloatArray, candidates: FloatArray, *, seed: int
+    ) -> tuple[FloatArray, FloatArray]:
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        forest = ExtraTreesRegressor(  # type: ignore[no-untyped-call]
+            n_estimators=self.n_trees,
+            min_samples_leaf=self.min_samples_leaf,
+            max_features=self.max_features,
+            random_state=seed,
+            n_jobs=1,
+        ).fit(features, values)
+        # Each fitted tree's low-level predict: the estimators' own predict re-validates the
+        # input once per tree, which cost as much as the fit at these sizes.
+        rows = np.ascontiguousarray(candidates, dtype=np.float32)
+        per_tree = np.stack(
+            [tree.tree_.predict(rows).reshape(len(rows)) for tree in forest.estimators_]
+        )
+        return per_tree.mean(axis=0), per_tree.std(axis=0)
+
+
+ACQUISITIONS: dict[str, Callable[[FloatArray, FloatArray, float], FloatArray]] = {
+    "ei": ga_screening.expected_improvement,
+    "mean": lambda mean, spread, best: mean,
+}
+
+_CONSTRAINTS: dict[str, Constraint] = {
+    "initial": Integer(2, None, "Pass e.g. initial=10 random genomes in generation 0."),
+    "children": Integer(1, None, "Pass e.g. children=8 trained children per generation."),
+    "bred": Integer(0, None, "Pass e.g. bred=64 candidates from the GA's operators."),
+    "local": Integer(0, None, "Pass e.g. local=3 parents whose neighbours are candidates."),
+    "random": Integer(0, None, "Pass e.g. random=32 random candidates."),
+    "perturbed": Integer(0, None, "Pass e.g. perturbed=128 nearby genomes of the best."),
+    "explore": Real(0.0, 1.0, "Pass a share in [0, 1], e.g. explore=0.2."),
+}
+
+
+@dataclass(frozen=True)
+class SurrogateScreening:
+    """Screen Algorithm 1's children with a model; train ``children`` per generation.
+
+    Args:
+        initial: Random genomes in generation 0 (the paper: ``population_size``).
+        children: Children trained per generation; the population is the carried parents
+            plus these.
+        bred: Candidates bred with the GA's selection, crossover and mutation strategy.
+        local: The best parents whose one-gene neighbours are all candidates.
+        random: Random genomes among the candidates.
+        perturbed: Nearby genomes of the ``local`` best parents among the candidates (a few
+            genes moved by one or two grid steps, or to another category).
+        explore: Share of the trained children drawn at random among the bred candidates
+            rather than chosen by the model.
+        model: The surrogate; anything with ``fit_predict`` (see
+            :class:`optuna_hamming.ga.screening.Surrogate`).
+        acquisition: How candidates are ranked: ``"mean"``, the predicted fitness (the
+            default: it measured better than EI at 30-300 evaluations), or ``"ei"``, expected
+            improvement over the best genome with the trees' spread.
+
+    The defaults are the configuration measured in ``docs/results.md`` ("The accelerated
+    mode").
+    """
+
+    initial: int = 10
+    children: int = 8
+    bred: int = 64
+    local: int = 3
+    random: int = 32
+    perturbed: int = 128
+    explore: float = 0.2
+    model: Surrogate = field(default_factory=ForestSurrogate)
+    acquisition: str = "mean"
+
+    def __post_init__(self) -> None:
+        checked(_CONSTRAINTS, {name: getattr(self, name) for name in _CONSTRAINTS})
+        if self.acquisition not in ACQUISITIONS:
+            raise ValueError(
+                f"`acquisition` must be one of {sorted(ACQUISITIONS)}, got "
+                f"{self.acquisition!r}: pass acquisition='ei'."
+            )
+        if not callable(getattr(self.model, "fit_predict", None)):
+            raise TypeError(
+                f"`model` must have a fit_predict method, got {self.model!r}: pass e.g. "
+                "ForestSurrogate()."
+            )
+
+
+@dataclass(frozen=True)
+class ScreenedChild:
+    child: ga.Child
+    screened: dict[str, Any]
+
+
+def screened_children(
+    screening: SurrogateScreening,
+    space: GenomeSpace,
+    parent_genomes: Sequence[ga.IntArray],
+    ranked_parents: Sequence[int],
+    history: Sequence[FrozenTrial],
+    *,
+    split: int,
+    mutation: ga.MutationStrategy,
+    maximize: bool,
+    rng: np.random.Generator,
+) -> tuple[list[ScreenedChild], ScreeningSummary] | None:
+    """The children to train and what the screening saw, or None when no candidate is left
+    (every genome near the parents evaluated: the caller falls back to the paper's rule)."""
+    layout = space.layout
+    evaluated: dict[bytes, float] = {}
+    for trial in history:
+        value = fitness_of(trial)
+        if value is None:
+            continue
+        key = space.encode(trial.params).tobytes()
+        score = value if maximize else -value
+        evaluated[key] = max(score, evaluated.get(key, -np.inf))
+    ordered = [isinstance(gene, ga.GridGene) for gene in space.genes]
+    pool = ga_screening.candidate_pool(
+        parent_genomes,
+        ranked_parents,
+        layout,
+        n_bred=screening.bred,
+        n_local=screening.local,
+        n_random=screening.random,
+        n_perturbed=screening.perturbed,
+        ordered=ordered,
+        split=split,
+        mutation=mutation,
+        rng=rng,
+        is_evaluated=ga_screening.evaluated_test(
+            [np.frombuffer(k, dtype=np.int64) for k in evaluated]
+        ),
+    )
+    if not pool:
+        return None
+    known = np.array([np.frombuffer(k, dtype=np.int64) for k in evaluated], dtype=np.int64)
+    scores = np.fromiter(evaluated.values(), dtype=np.float64, count=len(evaluated))
+    candidates = np.array([c.genome for c in pool], dtype=np.int64)
+    mean, spread = screening.model.fit_predict(
+        ga_screening.gene_features(known, layout, ordered),
+        scores,
+        ga_screening.gene_features(candidates, layout, ordered),
+        seed=int(rng.integers(2**31)),
+    )
+    mean = np.asarray(mean, dtype=np.float64).astype(_RANK_DTYPE).astype(np.float64)
+    spread = np.asarray(spread, dtype=np.float64).astype(_RANK_DTYPE).astype(np.float64)
+    acquisition = ACQUISITIONS[screening.acquisition](mean, spread, float(scores.max()))
+    explorable = [
+        i
+        for i, child in enumerate(pool)
+        if child.origin not in (ga_screening.ORIGIN_MUTATION, ga_screening.ORIGIN_RANDOM)
+    ]
+    decision = ga_screening.screen(
+        acquisition.astype(_RANK_DTYPE),
+        explorable,
+        screening.children,
+        explore=screening.explore,
+        rng=rng,
+    )
+    sign = 1.0 if maximize else -1.0
+    chosen = []
+    for index, by_model in zip(decision.chosen, decision.by_model, strict=True):
+        chosen.append(
+            ScreenedChild(
+                pool[index],
+                {
+                    "by": "model" if by_model else "explore",
+                    "predicted": sign * float(mean[index]),
+                    "spread": float(spread[index]),
+                },
+            )
+        )
+    report: ScreeningSummary = {
+        "model": type(screening.model).__name__,
+        "trained_on": len(evaluated),
+        "candidates": len(pool),
+        "predicted": [c.screened["predicted"] for c in chosen],
+        "by_model": [c.screened["by"] == "model" for c in chosen],
+    }
+    return chosen, report
+
+
+def history_members(
+    summaries: Callable[[], Sequence[Sequence[int]]],
+    current: Sequence[int],
+    trial_by_number: Callable[[int], FrozenTrial],
+) -> list[FrozenTrial]:
+    """The trials that closed generations fixed: the members of every summary and of the
+    generation being closed, each once, by number."""
+    numbers = {int(n) for members in summaries() for n in members} | set(current)
+    return [trial_by_number(n) for n in sorted(numbers)]
