@@ -159,8 +159,9 @@ def _python_study_other_fitness(tmp: Path) -> None:
     assert len(optuna.load_study(study_name="notebook", storage=storage).trials) == 1
 
 
-def _changed_fitness(tmp: Path) -> None:
-    """A study stored before --fitness existed was a holdout study: it continues as one."""
+def _study_stored_without(tmp: Path, *options: str) -> tuple[str, list[str]]:
+    """A study whose stored options lack ``options``, as one started before they existed
+    stored them; returns its storage and the command line that continues it."""
     storage = f"sqlite:///{tmp}/optuna.db"
     study = optuna.create_study(study_name="started", storage=storage, direction="maximize")
     features = write_digit_features(tmp / "pixels.npz")
@@ -168,8 +169,15 @@ def _changed_fitness(tmp: Path) -> None:
     args = build_parser().parse_args(argv)
     args.imbalance = resolved_imbalance(args)
     old = study_config(args, "torchvision-mobilenet-v2", 224)
-    del old["fitness"], old["folds"]  # what a study started before --fitness stored
+    for option in options:
+        del old[option]
     study.set_user_attr(CONFIG_ATTR, old)
+    return storage, argv
+
+
+def _changed_fitness(tmp: Path) -> None:
+    """A study stored before --fitness existed was a holdout study: it continues as one."""
+    _, argv = _study_stored_without(tmp, "fitness", "folds")
     code, _, err = run_cli(*argv, "--fitness", "cv")
     assert code == 2 and "fitness='holdout' (now 'cv'), folds=None (now 5);" in err, err
     assert "seed=" not in err  # only what changed is named
@@ -177,16 +185,9 @@ def _changed_fitness(tmp: Path) -> None:
 
 
 def _changed_sampler(tmp: Path) -> None:
-    """A study keeps its sampler: the paper's trials and screened ones do not mix."""
-    storage = f"sqlite:///{tmp}/optuna.db"
-    study = optuna.create_study(study_name="started", storage=storage, direction="maximize")
-    features = write_digit_features(tmp / "pixels.npz")
-    argv = [*_base(tmp), "--data", str(features), "--study-name", "started"]
-    args = build_parser().parse_args(argv)
-    args.imbalance = resolved_imbalance(args)
-    old = study_config(args, "torchvision-mobilenet-v2", 224)
-    del old["sampler"]  # what a study started before --sampler stored: the paper's
-    study.set_user_attr(CONFIG_ATTR, old)
+    """A study keeps its sampler: the paper's trials and screened ones do not mix. One
+    stored before --sampler existed ran the paper's."""
+    storage, argv = _study_stored_without(tmp, "sampler")
     code, _, err = run_cli(*argv, "--sampler", "recommended")
     assert code == 2 and "sampler='paper' (now 'recommended')" in err, err
     assert len(optuna.load_study(study_name="started", storage=storage).trials) == 0
