@@ -41,7 +41,7 @@ bench: $(STAMP)
 
 # The sampler comparisons of docs/results.md: "Does the GA pay?" (every sampler; torch for
 # GPSampler; 67 min on an idle 2-core machine before TPE-univariate and the accelerated mode
-# joined it) and "The accelerated mode" (those against TPE alone; 26 min).
+# joined it) and "The accelerated mode" (those against TPE alone; 23.5 min).
 compare: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[experiments]"
 	$(PY) experiments/sampler_comparison.py --seeds 30 --gp-seeds 3

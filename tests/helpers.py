@@ -51,6 +51,14 @@ def make_storage(spec: str) -> BaseStorage | str | None:
     return spec
 
 
+def history(study: optuna.Study) -> list[tuple[Any, ...]]:
+    """Everything a study's trials hold, for comparing two runs bit for bit."""
+    return [
+        (t.number, t.state, t.params, t.value, sorted(t.user_attrs.items()))
+        for t in study.get_trials(deepcopy=False)
+    ]
+
+
 def paper_objective(trial: optuna.Trial) -> float:
     return synthetic_head_score(suggest_paper_genome(trial))
 

@@ -18,14 +18,7 @@ from optuna_hamming import HammingGASampler
 from optuna_hamming.sampler import fitness_of
 from optuna_hamming.sampler._search_space import GenomeSpace
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR, PARENTS_ATTR
-from tests.helpers import check_ga_history, paper_objective, run_paper_study
-
-
-def history(study: optuna.Study) -> list[tuple[Any, ...]]:
-    return [
-        (t.number, t.state, t.params, t.value, sorted(t.user_attrs.items()))
-        for t in study.get_trials(deepcopy=False)
-    ]
+from tests.helpers import check_ga_history, history, paper_objective, run_paper_study
 
 
 def test_readme_snippet_gives_trials_with_genetic_history() -> None:

@@ -42,16 +42,15 @@ from optuna_hamming.sampler.attributes import (
     ORIGINS,
     SCREENED_ATTR,
 )
-from tests.helpers import make_storage, paper_objective, run_paper_study, storage_spec
+from tests.helpers import (
+    history,
+    make_storage,
+    paper_objective,
+    run_paper_study,
+    storage_spec,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def history(study: optuna.Study) -> list[tuple[Any, ...]]:
-    return [
-        (t.number, t.state, t.params, t.value, sorted(t.user_attrs.items()))
-        for t in study.get_trials(deepcopy=False)
-    ]
 
 
 # -- layer 1: the operators -----------------------------------------------------------------

@@ -125,7 +125,8 @@ def close_generation(
     operators = ga.BreedingOperators(split=split, mutation=settings.mutation, rng=rng)
     bred: list[tuple[ga.Child, bool]] = []
     archive: dict[bytes, tuple[float, int]] = {}
-    screened: dict[int, dict[str, Any]] = {}
+    # What the screening predicted for each of ``bred`` (None: bred by the paper's rule).
+    screened: list[dict[str, Any] | None] = []
     screening_report: ScreeningSummary | None = None
     if settings.screening is not None:
         outcome = screened_children(
@@ -142,7 +143,7 @@ def close_generation(
         if outcome is not None:
             chosen, screening_report = outcome
             bred = [(item.child, False) for item in chosen]
-            screened = {id(item.child): item.screened for item in chosen}
+            screened = [item.screened for item in chosen]
     if not bred and settings.skip_duplicates:
         archive = build_archive(all_trials(), space, maximize=maximize)
         bred = ga.breed_skipping_duplicates(
@@ -160,7 +161,8 @@ def close_generation(
         plain = ga.breed(parent_genomes, n_children, layout, **operators)
         bred = [(child, False) for child in plain]
     planned: list[PlannedChild] = []
-    for child, evaluated in bred:
+    screened += [None] * (len(bred) - len(screened))
+    for (child, evaluated), prediction in zip(bred, screened, strict=True):
         if evaluated:
             value, number = archive[child.genome.tobytes()]
             carried.append((number, value))
@@ -169,7 +171,7 @@ def close_generation(
         if child.male >= 0:
             origin_parents = (parent_numbers[child.male], parent_numbers[child.female])
         genome = tuple(int(x) for x in child.genome)
-        planned.append(PlannedChild(genome, child.origin, origin_parents, screened.get(id(child))))
+        planned.append(PlannedChild(genome, child.origin, origin_parents, prediction))
     retained_values = [members[i][1] for i in selection.retained]
     best = max(values) if maximize else min(values)
     summary: GenerationSummary = {

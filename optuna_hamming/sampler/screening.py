@@ -30,7 +30,7 @@ from optuna_hamming import ga
 from optuna_hamming.ga import screening as ga_screening
 from optuna_hamming.ga._params import Constraint, Integer, Real, checked
 from optuna_hamming.ga.screening import FloatArray, Surrogate
-from optuna_hamming.sampler._archive import fitness_of
+from optuna_hamming.sampler._archive import build_archive
 from optuna_hamming.sampler._search_space import GenomeSpace
 from optuna_hamming.sampler.attributes import ScreeningSummary
 
@@ -174,14 +174,13 @@ def screened_children(
     """The children to train and what the screening saw, or None when no candidate is left
     (every genome near the parents evaluated: the caller falls back to the paper's rule)."""
     layout = space.layout
-    evaluated: dict[bytes, float] = {}
-    for trial in history:
-        value = fitness_of(trial)
-        if value is None:
-            continue
-        key = space.encode(trial.params).tobytes()
-        score = value if maximize else -value
-        evaluated[key] = max(score, evaluated.get(key, -np.inf))
+    # The archive's memo of genome keys: encoding every member again at each close would
+    # make the closes quadratic in the study's length.
+    archive = build_archive(history, space, maximize=maximize)
+    known = np.array([np.frombuffer(k, dtype=np.int64) for k in archive], dtype=np.int64)
+    known = known.reshape(len(archive), layout.n_genes)
+    sign = 1.0 if maximize else -1.0
+    scores = np.array([sign * value for value, _ in archive.values()], dtype=np.float64)
     ordered = [isinstance(gene, ga.GridGene) for gene in space.genes]
     pool = ga_screening.candidate_pool(
         parent_genomes,
@@ -195,14 +194,10 @@ def screened_children(
         split=split,
         mutation=mutation,
         rng=rng,
-        is_evaluated=ga_screening.evaluated_test(
-            [np.frombuffer(k, dtype=np.int64) for k in evaluated]
-        ),
+        is_evaluated=ga_screening.evaluated_test(list(known)),
     )
-    if not pool:
+    if not pool or not len(scores):
         return None
-    known = np.array([np.frombuffer(k, dtype=np.int64) for k in evaluated], dtype=np.int64)
-    scores = np.fromiter(evaluated.values(), dtype=np.float64, count=len(evaluated))
     candidates = np.array([c.genome for c in pool], dtype=np.int64)
     mean, spread = screening.model.fit_predict(
         ga_screening.gene_features(known, layout, ordered),
@@ -225,7 +220,6 @@ def screened_children(
         explore=screening.explore,
         rng=rng,
     )
-    sign = 1.0 if maximize else -1.0
     chosen = []
     for index, by_model in zip(decision.chosen, decision.by_model, strict=True):
         chosen.append(
@@ -240,7 +234,7 @@ def screened_children(
         )
     report: ScreeningSummary = {
         "model": type(screening.model).__name__,
-        "trained_on": len(evaluated),
+        "trained_on": len(archive),
         "candidates": len(pool),
         "predicted": [c.screened["predicted"] for c in chosen],
         "by_model": [c.screened["by"] == "model" for c in chosen],
