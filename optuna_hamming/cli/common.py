@@ -21,7 +21,11 @@ from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 from optuna.trial import FrozenTrial
 
 from optuna_hamming.cli.errors import UserError
-from optuna_hamming.storages import is_lock_study
+from optuna_hamming.storages import (
+    ReconnectingJournalBackend,
+    ReconnectingStorage,
+    is_lock_study,
+)
 
 # Study user attributes the CLI owns (the sampler's own are in optuna_hamming.sampler.attributes).
 CONFIG_ATTR = "optuna_hamming.config"  # the options a study was started with
@@ -89,17 +93,22 @@ def _storage(url: str, *, heartbeat: int, on_stale: StaleTrialHandler | None) ->
             path.parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(JournalFileBackend(str(path)))
         if url.startswith("journal-redis:"):
-            return JournalStorage(JournalRedisBackend(url.removeprefix("journal-redis:")))
-        if url.startswith("sqlite:///"):
+            redis = JournalRedisBackend(url.removeprefix("journal-redis:"))
+            return JournalStorage(ReconnectingJournalBackend(redis))  # a restart, a failover
+        local = url.startswith("sqlite:///")
+        if local:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        if heartbeat > 0:
-            return RDBStorage(
-                url,
-                heartbeat_interval=heartbeat,
-                grace_period=2 * heartbeat,
-                heartbeat_stale_trial_callback=on_stale,
-            )
-        return optuna.storages.get_storage(url)
+        rdb = RDBStorage(
+            url,
+            # A server that restarted closed the pooled connections: replace them before use.
+            engine_kwargs=None if local else {"pool_pre_ping": True},
+            heartbeat_interval=heartbeat if heartbeat > 0 else None,
+            grace_period=2 * heartbeat if heartbeat > 0 else None,
+            heartbeat_stale_trial_callback=on_stale if heartbeat > 0 else None,
+        )
+        # SQLite has no server to restart, and its OperationalErrors are mostly bad paths.
+        cached = optuna.storages.get_storage(rdb)
+        return cached if local else ReconnectingStorage(cached)
     except ImportError as error:
         raise UserError(
             f"the storage {url!r} needs {error.name or 'a driver'}: pip install "

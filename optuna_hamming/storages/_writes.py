@@ -12,9 +12,12 @@ from typing import Any
 
 from optuna.storages import BaseStorage
 
+from optuna_hamming.storages.reconnect import inner_storage, retrying
+
 
 def _rdb_backend(storage: BaseStorage) -> Any:
-    backend = getattr(storage, "_backend", storage)  # _CachedStorage wraps an RDBStorage
+    # ReconnectingStorage may wrap a _CachedStorage, which wraps an RDBStorage.
+    backend = getattr(inner_storage(storage), "_backend", storage)
     try:
         from optuna.storages import RDBStorage
     except ImportError:  # pragma: no cover - optional SQLAlchemy
@@ -46,8 +49,12 @@ def set_trial_attrs(
         for key, value in user.items():
             storage.set_trial_user_attr(trial_id, key, value)
         return
-    with _create_scoped_session(rdb.scoped_session) as session:
-        for key, value in system.items():
-            write(session, models.TrialSystemAttributeModel, trial_id, key, value)
-        for key, value in user.items():
-            write(session, models.TrialUserAttributeModel, trial_id, key, value)
+
+    def transaction() -> None:
+        with _create_scoped_session(rdb.scoped_session) as session:
+            for key, value in system.items():
+                write(session, models.TrialSystemAttributeModel, trial_id, key, value)
+            for key, value in user.items():
+                write(session, models.TrialUserAttributeModel, trial_id, key, value)
+
+    retrying(storage, transaction, "set_trial_attrs")  # upserts: a retry writes the same
