@@ -22,9 +22,10 @@ import math
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 from mlflow import MlflowClient
@@ -43,6 +44,16 @@ from optuna_hamming.sampler.attributes import (
     read_generations,
 )
 from optuna_hamming.storages import study_lock
+from optuna_hamming.tracking.outage import (
+    DEFAULT_OUTAGE_WAIT,
+    LATE_TAG,
+    UNLOGGED_ATTR,
+    Outage,
+    Pending,
+    is_unreachable,
+)
+
+T = TypeVar("T")
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 ROLE_TAG = "optuna_hamming.role"  # "study", "trial" or "final-model"
@@ -115,6 +126,8 @@ class StudyTracker:
         experiment_name: Default: the study's name.
         run_params: Logged on the parent run (dataset, backbone, sampler settings, ...).
         metric_name: Name of the objective value's metric in every child run.
+        outage_wait: How long the first trial that cannot be logged waits for the server
+            to come back (once per outage; see :mod:`optuna_hamming.tracking.outage`).
     """
 
     def __init__(
@@ -124,6 +137,7 @@ class StudyTracker:
         experiment_name: str | None = None,
         run_params: Mapping[str, Any] | None = None,
         metric_name: str = "macro_f1",
+        outage_wait: float = DEFAULT_OUTAGE_WAIT,
     ) -> None:
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment_name
@@ -135,6 +149,8 @@ class StudyTracker:
         self._lock = threading.Lock()
         self._logged_generations: set[int] = set()
         self._wrapped_trials: set[int] = set()
+        self.outage = Outage(self.tracking_uri, outage_wait)
+        self._study: optuna.Study | None = None
 
     @property
     def client(self) -> MlflowClient:
@@ -196,6 +212,11 @@ class StudyTracker:
             self.parent_run_id = self._find_parent(study) or self._create_parent(study)
             for metric in self.client.get_metric_history(self.parent_run_id, "generation.best"):
                 self._logged_generations.add(int(metric.step))
+            self._study = study
+            # Trials an earlier tracker could not log (the server was down when it ended).
+            for trial in study.get_trials(deepcopy=False):
+                if UNLOGGED_ATTR in trial.user_attrs and trial.state.is_finished():
+                    self._replay(study, trial, Pending(None))
         except MlflowException as error:
             raise TrackingError(
                 f"MLflow at {self.tracking_uri} refused or could not be reached: "
@@ -240,9 +261,95 @@ class StudyTracker:
         return str(run.info.run_id)
 
     def finish(self, status: str = "FINISHED") -> None:
-        """Close the parent run (FINISHED, FAILED or KILLED); a rerun opens it again."""
-        if self.parent_run_id is not None:
-            self.client.set_terminated(self.parent_run_id, status=status)
+        """Close the parent run (FINISHED, FAILED or KILLED); a rerun opens it again.
+
+        Runs still waiting for the server are written first if it comes back within
+        ``outage_wait``; otherwise their trials keep ``mlflow.unlogged`` for the next run."""
+        parent, study = self.parent_run_id, self._study
+        if parent is None or study is None:
+            return
+        if self.outage.pending and self.outage.wait_until_up():
+            self.flush(study)
+        if self.outage.pending:
+            warnings.warn(
+                f"{len(self.outage.pending)} trial runs could not be written to MLflow at "
+                f"{self.tracking_uri}; their trials carry the user attribute {UNLOGGED_ATTR!r} "
+                "and are written when this study is tracked again",
+                stacklevel=2,
+            )
+        self._safely(lambda: self.client.set_terminated(parent, status=status))
+
+    # -- when the server is down --------------------------------------------------------------
+
+    def _safely(self, action: Callable[[], T]) -> T | None:
+        """``action()``, or None (and the server marked down) when MLflow cannot be reached.
+        While it is down, nothing is tried but a cheap probe."""
+        if self.outage.down:
+            if not self.outage.server_up():
+                return None
+            self.outage.back()
+        try:
+            return action()
+        except MlflowException as error:
+            if not is_unreachable(error):
+                raise
+            self.outage.lost()
+            return None
+
+    def flush(self, study: optuna.Study) -> int:
+        """Write the runs that wait for the server, if it answers; the number written."""
+        if not self.outage.pending or (self.outage.down and not self.outage.server_up()):
+            return 0
+        written = 0
+        for number, pending in sorted(self.outage.pending.items()):
+            storage = study._storage
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+            trial = storage.get_trial(trial_id)
+            if not trial.state.is_finished():
+                continue  # its worker (this one, in another thread) is still telling it
+            if self._safely(functools.partial(self._replay, study, trial, pending)) is None:
+                break  # down again
+            del self.outage.pending[number]
+            written += 1
+        return written
+
+    def _replay(self, study: optuna.Study, trial: FrozenTrial, pending: Pending) -> bool:
+        """Write the run of a finished trial from what Optuna stored, without a second run."""
+        parent = self.start(study) if self.parent_run_id is None else self.parent_run_id
+        run_id = (
+            pending.run_id
+            or self._find_trial_run(study.study_name, trial.number)
+            or self._create_trial_run(study, trial.number, trial.user_attrs, parent)
+        )
+        run = self.client.get_run(run_id)
+        if run.info.status == "RUNNING":
+            if STATE_TAG not in run.data.tags:
+                self._log_outcome(run_id, trial.params, trial.user_attrs, trial.intermediate_values)
+            value = trial.value if trial.state == TrialState.COMPLETE else None
+            self._close_run(run_id, value, trial.state, pending.status)
+        if LATE_TAG not in run.data.tags:
+            self.client.set_tag(run_id, LATE_TAG, "true")
+        return True
+
+    def _find_trial_run(self, study_name: str, number: int) -> str | None:
+        assert self.experiment_id is not None
+        quoted = study_name.replace("\\", "\\\\").replace("'", "\\'")
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=(
+                f"tags.`{STUDY_TAG}` = '{quoted}' and tags.`{TRIAL_TAG}` = '{number}' "
+                f"and tags.`{ROLE_TAG}` = 'trial'"
+            ),
+            max_results=1,
+        )
+        return str(runs[0].info.run_id) if runs else None
+
+    def _defer(self, trial: optuna.Trial, run_id: str | None, status: str | None) -> None:
+        """Keep a running trial's run for later, and say so in the trial and once to the user."""
+        missing = "outcome" if run_id is not None else "run"
+        trial.study._storage.set_trial_user_attr(trial._trial_id, UNLOGGED_ATTR, missing)
+        self.outage.pending[trial.number] = Pending(run_id, status)
+        self.outage.warn()
 
     # -- trials -------------------------------------------------------------------------------
 
@@ -252,28 +359,32 @@ class StudyTracker:
         @functools.wraps(objective)
         def tracked(trial: optuna.Trial) -> float:
             parent = self.start(trial.study)
+            self.flush(trial.study)
             # The sampler writes ga.* in before_trial straight to storage, after the Trial
             # object cached its attributes: read them back from storage.
             user_attrs = _stored(trial).user_attrs
-            run_id = self._create_trial_run(trial.study, trial.number, user_attrs, parent)
-            # Where another worker finds the run if this one dies (close_dead_trial).
-            trial.study._storage.set_trial_system_attr(trial._trial_id, RUN_ID_ATTR, run_id)
+            run_id = self._safely(
+                lambda: self._create_trial_run(trial.study, trial.number, user_attrs, parent)
+            )
+            if run_id is not None:
+                # Where another worker finds the run if this one dies (close_dead_trial).
+                trial.study._storage.set_trial_system_attr(trial._trial_id, RUN_ID_ATTR, run_id)
             self._wrapped_trials.add(trial.number)
             try:
                 value = objective(trial)
             except optuna.TrialPruned:
-                self._finish_trial_run(run_id, trial, None, TrialState.PRUNED)
+                self._end_trial(run_id, trial, None, TrialState.PRUNED)
                 raise
             except KeyboardInterrupt:
-                self._finish_trial_run(run_id, trial, None, TrialState.FAIL, status="KILLED")
+                self._end_trial(run_id, trial, None, TrialState.FAIL, status="KILLED")
                 raise
             except Exception as error:
-                self.client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
-                self._finish_trial_run(run_id, trial, None, TrialState.FAIL)
+                reason = f"{type(error).__name__}: {error}"[:5000]
+                self._end_trial(run_id, trial, None, TrialState.FAIL, error=reason)
                 raise
             number = _number(value)
             state = TrialState.COMPLETE if number is not None else TrialState.FAIL
-            self._finish_trial_run(run_id, trial, number, state)
+            self._end_trial(run_id, trial, number, state)
             self.log_generations(trial.study)
             return value
 
@@ -283,12 +394,62 @@ class StudyTracker:
         """Optuna callback: log a finished trial (unless ``track`` already did) and the
         generations it closed."""
         parent = self.start(study)
+        self.flush(study)
         if trial.number not in self._wrapped_trials:
-            run_id = self._create_trial_run(study, trial.number, trial.user_attrs, parent)
-            self._log_outcome(run_id, trial.params, trial.user_attrs, trial.intermediate_values)
-            value = trial.value if trial.state == TrialState.COMPLETE else None
-            self._close_run(run_id, value, trial.state)
+
+            def log() -> bool:
+                run_id = self._create_trial_run(study, trial.number, trial.user_attrs, parent)
+                self._log_outcome(run_id, trial.params, trial.user_attrs, trial.intermediate_values)
+                value = trial.value if trial.state == TrialState.COMPLETE else None
+                self._close_run(run_id, value, trial.state)
+                return True
+
+            if self._safely(log) is None:
+                # A finished trial takes no more attributes: the run waits in this process.
+                self.outage.pending[trial.number] = Pending(None)
+                if not self.outage.wait_until_up():
+                    self.outage.warn()
+                self.flush(study)
         self.log_generations(study)
+
+    def _end_trial(
+        self,
+        run_id: str | None,
+        trial: optuna.Trial,
+        value: float | None,
+        state: TrialState,
+        status: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Finish the run of a wrapped trial; while the server is down, wait for it (once per
+        outage), then write the run late or leave it pending."""
+
+        def write(run: str) -> bool:
+            if error is not None:
+                self.client.set_tag(run, "error", error)
+            self._finish_trial_run(run, trial, value, state, status)
+            return True
+
+        if run_id is not None and self._safely(lambda: write(run_id)):
+            return
+        if self.outage.wait_until_up():
+            self.outage.back()
+
+            def late() -> bool:
+                parent = self.start(trial.study)
+                user_attrs = _stored(trial).user_attrs
+                run = (
+                    run_id
+                    or self._find_trial_run(trial.study.study_name, trial.number)
+                    or self._create_trial_run(trial.study, trial.number, user_attrs, parent)
+                )
+                write(run)
+                self.client.set_tag(run, LATE_TAG, "true")
+                return True
+
+            if self._safely(late):
+                return
+        self._defer(trial, run_id, status)
 
     def close_dead_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """End the run of a trial whose worker died as FAILED.
@@ -298,14 +459,20 @@ class StudyTracker:
         run_id = trial.system_attrs.get(RUN_ID_ATTR)
         if not isinstance(run_id, str):
             return
-        try:
-            if self.client.get_run(run_id).info.status != "RUNNING":
-                return
+
+        def close(run: str) -> bool:
+            if self.client.get_run(run).info.status != "RUNNING":
+                return True
             reason = "the worker stopped sending heartbeats (killed or lost); Optuna failed it"
             self.client.log_batch(
-                run_id, tags=[RunTag(STATE_TAG, TrialState.FAIL.name), RunTag("error", reason)]
+                run, tags=[RunTag(STATE_TAG, TrialState.FAIL.name), RunTag("error", reason)]
             )
-            self.client.set_terminated(run_id, status="FAILED")
+            self.client.set_terminated(run, status="FAILED")
+            return True
+
+        try:
+            if self._safely(lambda: close(run_id)) is None:
+                self.outage.pending[trial.number] = Pending(run_id, "FAILED")
         except MlflowException:
             pass  # deleted meanwhile: nothing to close
 
@@ -404,8 +571,12 @@ class StudyTracker:
                 for g, summary in new.items()
                 for name, read in GENERATION_METRICS.items()
             ]
-            if metrics:
-                self.client.log_batch(parent, metrics=metrics)
+            if (
+                metrics
+                and self._safely(lambda: self.client.log_batch(parent, metrics=metrics) or 1)
+                is None
+            ):
+                return []  # the server is down: these go with the next call
             self._logged_generations.update(new)
         return sorted(new)
 
