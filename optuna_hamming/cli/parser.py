@@ -161,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _study_options(search)
     _tracking_option(search)
+    search.add_argument(
+        "--tracking-outage-wait",
+        type=_non_negative,
+        default=120,
+        metavar="SECONDS",
+        help="when the MLflow server stops answering, the first trial it cannot log waits "
+        "this long for it (default 120); after that the search goes on and the runs are "
+        "written once the server is back",
+    )
     search.add_argument("--max-epochs", type=_positive, default=200)
     search.add_argument("--patience", type=_non_negative, default=5)
     search.add_argument("--batch-size", type=_positive, default=32)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import sys
 import threading
 import time
@@ -138,6 +140,7 @@ def _search(args: argparse.Namespace) -> int:
     tracker = StudyTracker(
         tracking_uri=tracking_uri,
         run_params={**config, **settings, "storage": args.storage, "study_name": study_name},
+        outage_wait=args.tracking_outage_wait,
     )
     try:
         tracker.start(study)
@@ -198,6 +201,11 @@ def _search(args: argparse.Namespace) -> int:
                 study.set_user_attr(FINAL_ATTR, final.summary())
         plots = _plots(study, tracker, Path(args.reports_dir) / study_name)
         tracker.finish("FINISHED")
+    except OSError as error:
+        tracker.finish("FAILED")
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise UserError(_disk_full(error, study, tracker, args)) from None
     except KeyboardInterrupt:
         tracker.finish("KILLED")
         kept = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
@@ -210,6 +218,24 @@ def _search(args: argparse.Namespace) -> int:
         raise
     _print_summary(study, final, plots, args, tracking_uri, time.perf_counter() - started)
     return 0
+
+
+def _disk_full(error: OSError, study: optuna.Study, tracker: Any, args: argparse.Namespace) -> str:
+    # The artifact store is named even when the failed write was MLflow's copy of a file
+    # from a temporary directory (error.filename is then that file, not the full disk).
+    where = None
+    if tracker.experiment_id is not None:
+        with contextlib.suppress(Exception):
+            where = tracker.client.get_experiment(tracker.experiment_id).artifact_location
+    where = where or error.filename
+    kept = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return (
+        f"no space left on the disk while writing to {where or 'the MLflow artifact store'} "
+        f"({error.strerror}): free space there, or pass a "
+        f"--tracking-uri on another disk. The study is intact: {kept} finished trials in "
+        f"{args.storage} (study {study.study_name!r}); run the same command again to build "
+        "the final model"
+    )
 
 
 def _features(

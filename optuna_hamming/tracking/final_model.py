@@ -8,6 +8,7 @@ an example batch is logged as a separate ``.npy`` artifact instead.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import io
 import tempfile
@@ -96,6 +97,33 @@ def log_final_model(
         },
     )
     run_id = run.info.run_id
+    try:
+        return _log_into(run_id, tracker, model, class_names, test_scores, params, example,
+                         report, confusion, name, registered_model_name, extra)  # fmt: skip
+    except BaseException as error:
+        # A full disk, a lost server, Ctrl-C: the run says so instead of staying RUNNING.
+        with contextlib.suppress(Exception):
+            client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+            client.set_terminated(run_id, status="FAILED")
+        raise
+
+
+def _log_into(
+    run_id: str,
+    tracker: StudyTracker,
+    model: keras.Model,
+    class_names: Sequence[str],
+    test_scores: Mapping[str, float],
+    params: Mapping[str, Any],
+    example: npt.NDArray[np.float32],
+    report: Mapping[str, Any] | None,
+    confusion: Sequence[Sequence[int]] | None,
+    name: str,
+    registered_model_name: str | None,
+    extra: Mapping[str, Mapping[str, Any]] | None,
+) -> LoggedModel:
+    assert tracker.parent_run_id is not None
+    client = tracker.client
     now = int(time.time() * 1000)
     metrics = [Metric(f"test_{k}", float(v), now, 0) for k, v in test_scores.items()]
     client.log_batch(run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()])
