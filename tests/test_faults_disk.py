@@ -54,7 +54,7 @@ def test_a_full_artifact_disk_is_named_and_the_same_command_finishes(tmp_path: P
     argv = search.argv("--generations", "1")
     with small_tmpfs(artifacts, "1m"):
         filler = fill(artifacts)
-        code, out, err = run_cli(*argv)
+        code, _, err = run_cli(*argv)
         assert code != 0
         assert "no space left on the disk" in err and artifacts.as_uri() in err, err
         assert "run the same command again" in err
@@ -67,7 +67,7 @@ def test_a_full_artifact_disk_is_named_and_the_same_command_finishes(tmp_path: P
 
         filler.unlink()
     # The user makes room: here the small disk goes, and the directory is on a large one.
-    code, out, err = run_cli(*argv)
+    code, _, err = run_cli(*argv)
     assert code == 0, err
     study = optuna.load_study(study_name=search.study_name, storage=search.storage)
     assert [t.number for t in study.trials] == [t.number for t in complete]  # none trained again
