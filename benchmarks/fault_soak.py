@@ -252,7 +252,7 @@ class Soak:
         from optuna.trial import TrialState
 
         from optuna_hamming import HammingGASampler
-        from optuna_hamming.tracking.mlflow_tracker import ROLE_TAG, TRIAL_TAG
+        from optuna_hamming.tracking._names import ROLE_TAG, TRIAL_TAG
 
         if self.server is None:
             self.start_server()

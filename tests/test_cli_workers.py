@@ -80,7 +80,9 @@ def test_workers_opening_an_empty_postgresql_database_together_all_get_the_stora
         assert all(s.get_study_id_from_name("race") == study_id for s in storages)
     finally:
         for storage in storages:  # closed, or DROP DATABASE would wait on their connections
-            getattr(storage, "_backend", storage).engine.dispose()
+            while not hasattr(storage, "engine"):  # under ReconnectingStorage, _CachedStorage
+                storage = storage._backend  # type: ignore[attr-defined]
+            storage.engine.dispose()  # type: ignore[attr-defined]
         with admin.connect() as connection:
             connection.execute(sqlalchemy.text(f"DROP DATABASE {database} WITH (FORCE)"))
         admin.dispose()

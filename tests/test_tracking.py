@@ -13,7 +13,7 @@ from optuna_hamming import HammingGASampler
 from optuna_hamming.paper import suggest_paper_genome, synthetic_objective
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR
 from optuna_hamming.tracking import StudyTracker, TrackingError
-from optuna_hamming.tracking.mlflow_tracker import redact
+from optuna_hamming.tracking._names import redact
 
 
 def _uri(tmp_path: Path) -> str:

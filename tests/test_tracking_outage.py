@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.tracking import StudyTracker
-from optuna_hamming.tracking.mlflow_tracker import ROLE_TAG, TRIAL_TAG
+from optuna_hamming.tracking._names import ROLE_TAG, TRIAL_TAG
 from optuna_hamming.tracking.outage import LATE_TAG, UNLOGGED_ATTR, TrackingOutageWarning
 from tests.helpers import paper_objective
 from tests.worker_pool import free_port, wait_for

@@ -27,7 +27,8 @@ from mlflow.entities import Metric, Param
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
-from optuna_hamming.tracking.mlflow_tracker import PARENT_TAG, ROLE_TAG, STUDY_TAG, StudyTracker
+from optuna_hamming.tracking._names import PARENT_TAG, ROLE_TAG, STUDY_TAG
+from optuna_hamming.tracking.mlflow_tracker import StudyTracker
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,18 @@
 Everything goes through :class:`mlflow.MlflowClient` with explicit run ids: MLflow's fluent
 API keeps its active-run stack per thread, which is why optuna-integration's MLflowCallback
 serialises all trials behind one lock. Here threads only share a lock for the few writes of a
-closing generation, never while an objective runs.
+closing generation, never while an objective runs. While the server is down, trials go on
+and their runs are written when it is back (:mod:`optuna_hamming.tracking.outage`).
 """
 
 from __future__ import annotations
 
 import functools
-import math
-import os
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import optuna
 from mlflow import MlflowClient
@@ -37,87 +35,33 @@ from sqlalchemy.exc import SQLAlchemyError
 from optuna_hamming.sampler import HammingGASampler
 from optuna_hamming.sampler.attributes import (
     GENE_ATTR,
-    GENERATION_ATTR,
-    ORIGIN_ATTR,
-    PARENTS_ATTR,
-    GenerationSummary,
     read_generations,
 )
 from optuna_hamming.storages import study_lock
-from optuna_hamming.tracking.outage import (
-    DEFAULT_OUTAGE_WAIT,
-    LATE_TAG,
-    UNLOGGED_ATTR,
-    Outage,
-    Pending,
-    is_unreachable,
+from optuna_hamming.tracking._late_runs import LateRuns, _stored
+from optuna_hamming.tracking._names import (
+    _MAX_BATCH,
+    GA_PARAMS,
+    GENERATION_METRICS,
+    PARENT_RUN_ATTR,
+    PARENT_TAG,
+    ROLE_TAG,
+    RUN_ID_ATTR,
+    STATE_TAG,
+    STORAGE_TAG,
+    STUDY_TAG,
+    TRIAL_TAG,
+    TrackingError,
+    _number,
+    _param_value,
+    _sqlite_path,
+    redact,
+    resolve_tracking_uri,
 )
-
-T = TypeVar("T")
-
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
-ROLE_TAG = "optuna_hamming.role"  # "study", "trial" or "final-model"
-STUDY_TAG = "optuna.study_name"
-STORAGE_TAG = "optuna.storage"
-TRIAL_TAG = "optuna.trial_number"
-STATE_TAG = "optuna.state"
-PARENT_TAG = "mlflow.parentRunId"
-PARENT_RUN_ATTR = "mlflow.parent_run_id"  # study user attribute: the parent run's id
-RUN_ID_ATTR = "mlflow.run_id"  # trial system attribute: the trial's run (wrapped objectives)
-# Known when a trial starts; the gene of an initial individual only once it has suggested.
-GA_PARAMS = (GENERATION_ATTR, ORIGIN_ATTR, PARENTS_ATTR)
-# Per-generation figures on the parent run, from the ``ga.generation.<g>`` summaries.
-GENERATION_METRICS: dict[str, Callable[[GenerationSummary], float]] = {
-    "generation.best": lambda s: float(s["best"]),
-    "generation.mean_retained": lambda s: float(s["mean_retained"]),
-    "generation.hamming_min": lambda s: float(s["hamming_min"]),
-    "generation.hamming_max": lambda s: float(s["hamming_max"]),
-    "generation.significant": lambda s: float(s["significant"]),
-    "generation.admitted": lambda s: float(len(s["selected"])),
-    "generation.retained": lambda s: float(len(s["retained"])),
-    "generation.members": lambda s: float(len(s["members"])),
-    "generation.forced_mutations": lambda s: float(s["forced_mutations"]),
-}
-_MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
+from optuna_hamming.tracking.outage import DEFAULT_OUTAGE_WAIT, UNLOGGED_ATTR, Outage, Pending
 
 
-class TrackingError(RuntimeError):
-    """MLflow cannot be reached or written to; the message says what to change."""
-
-
-def resolve_tracking_uri(uri: str | None = None) -> str:
-    """``uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlruns/mlflow.db``."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///"))
-    return None
-
-
-def redact(url: str) -> str:
-    """A storage URL without its password, fit for a tag."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _param_value(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 6000 else text[:5997] + "..."
-
-
-class StudyTracker:
+class StudyTracker(LateRuns):
     """Logs an Optuna study to MLflow: one experiment, a parent run, a child run per trial.
 
     Args:
@@ -279,78 +223,6 @@ class StudyTracker:
             )
         self._safely(lambda: self.client.set_terminated(parent, status=status))
 
-    # -- when the server is down --------------------------------------------------------------
-
-    def _safely(self, action: Callable[[], T]) -> T | None:
-        """``action()``, or None (and the server marked down) when MLflow cannot be reached.
-        While it is down, nothing is tried but a cheap probe."""
-        if self.outage.down:
-            if not self.outage.server_up():
-                return None
-            self.outage.back()
-        try:
-            return action()
-        except MlflowException as error:
-            if not is_unreachable(error):
-                raise
-            self.outage.lost()
-            return None
-
-    def flush(self, study: optuna.Study) -> int:
-        """Write the runs that wait for the server, if it answers; the number written."""
-        if not self.outage.pending or (self.outage.down and not self.outage.server_up()):
-            return 0
-        written = 0
-        for number, pending in sorted(self.outage.pending.items()):
-            storage = study._storage
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-            trial = storage.get_trial(trial_id)
-            if not trial.state.is_finished():
-                continue  # its worker (this one, in another thread) is still telling it
-            if self._safely(functools.partial(self._replay, study, trial, pending)) is None:
-                break  # down again
-            del self.outage.pending[number]
-            written += 1
-        return written
-
-    def _replay(self, study: optuna.Study, trial: FrozenTrial, pending: Pending) -> bool:
-        """Write the run of a finished trial from what Optuna stored, without a second run."""
-        parent = self.start(study) if self.parent_run_id is None else self.parent_run_id
-        run_id = (
-            pending.run_id
-            or self._find_trial_run(study.study_name, trial.number)
-            or self._create_trial_run(study, trial.number, trial.user_attrs, parent)
-        )
-        run = self.client.get_run(run_id)
-        if run.info.status == "RUNNING":
-            if STATE_TAG not in run.data.tags:
-                self._log_outcome(run_id, trial.params, trial.user_attrs, trial.intermediate_values)
-            value = trial.value if trial.state == TrialState.COMPLETE else None
-            self._close_run(run_id, value, trial.state, pending.status)
-        if LATE_TAG not in run.data.tags:
-            self.client.set_tag(run_id, LATE_TAG, "true")
-        return True
-
-    def _find_trial_run(self, study_name: str, number: int) -> str | None:
-        assert self.experiment_id is not None
-        quoted = study_name.replace("\\", "\\\\").replace("'", "\\'")
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=(
-                f"tags.`{STUDY_TAG}` = '{quoted}' and tags.`{TRIAL_TAG}` = '{number}' "
-                f"and tags.`{ROLE_TAG}` = 'trial'"
-            ),
-            max_results=1,
-        )
-        return str(runs[0].info.run_id) if runs else None
-
-    def _defer(self, trial: optuna.Trial, run_id: str | None, status: str | None) -> None:
-        """Keep a running trial's run for later, and say so in the trial and once to the user."""
-        missing = "outcome" if run_id is not None else "run"
-        trial.study._storage.set_trial_user_attr(trial._trial_id, UNLOGGED_ATTR, missing)
-        self.outage.pending[trial.number] = Pending(run_id, status)
-        self.outage.warn()
-
     # -- trials -------------------------------------------------------------------------------
 
     def track(self, objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
@@ -411,45 +283,6 @@ class StudyTracker:
                     self.outage.warn()
                 self.flush(study)
         self.log_generations(study)
-
-    def _end_trial(
-        self,
-        run_id: str | None,
-        trial: optuna.Trial,
-        value: float | None,
-        state: TrialState,
-        status: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        """Finish the run of a wrapped trial; while the server is down, wait for it (once per
-        outage), then write the run late or leave it pending."""
-
-        def write(run: str) -> bool:
-            if error is not None:
-                self.client.set_tag(run, "error", error)
-            self._finish_trial_run(run, trial, value, state, status)
-            return True
-
-        if run_id is not None and self._safely(lambda: write(run_id)):
-            return
-        if self.outage.wait_until_up():
-            self.outage.back()
-
-            def late() -> bool:
-                parent = self.start(trial.study)
-                user_attrs = _stored(trial).user_attrs
-                run = (
-                    run_id
-                    or self._find_trial_run(trial.study.study_name, trial.number)
-                    or self._create_trial_run(trial.study, trial.number, user_attrs, parent)
-                )
-                write(run)
-                self.client.set_tag(run, LATE_TAG, "true")
-                return True
-
-            if self._safely(late):
-                return
-        self._defer(trial, run_id, status)
 
     def close_dead_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """End the run of a trial whose worker died as FAILED.
@@ -579,7 +412,3 @@ class StudyTracker:
                 return []  # the server is down: these go with the next call
             self._logged_generations.update(new)
         return sorted(new)
-
-
-def _stored(trial: optuna.Trial) -> FrozenTrial:
-    return trial.study._storage.get_trial(trial._trial_id)
