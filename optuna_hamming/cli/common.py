@@ -26,6 +26,7 @@ from optuna_hamming.storages import (
     ReconnectingStorage,
     is_lock_study,
 )
+from optuna_hamming.storages.reconnect import DEFAULT_MAX_WAIT
 
 # Study user attributes the CLI owns (the sampler's own are in optuna_hamming.sampler.attributes).
 CONFIG_ATTR = "optuna_hamming.config"  # the options a study was started with
@@ -103,7 +104,9 @@ def _storage(url: str, *, heartbeat: int, on_stale: StaleTrialHandler | None) ->
             # A server that restarted closed the pooled connections: replace them before use.
             engine_kwargs=None if local else {"pool_pre_ping": True},
             heartbeat_interval=heartbeat if heartbeat > 0 else None,
-            grace_period=2 * heartbeat if heartbeat > 0 else None,
+            # Longer than the reconnection window, so that a database outage the workers
+            # ride out does not make their live trials look stale to each other.
+            grace_period=2 * heartbeat + int(DEFAULT_MAX_WAIT) if heartbeat > 0 else None,
             heartbeat_stale_trial_callback=on_stale if heartbeat > 0 else None,
         )
         # SQLite has no server to restart, and its OperationalErrors are mostly bad paths.

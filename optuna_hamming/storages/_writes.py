@@ -17,7 +17,8 @@ from optuna_hamming.storages.reconnect import inner_storage, retrying
 
 def _rdb_backend(storage: BaseStorage) -> Any:
     # ReconnectingStorage may wrap a _CachedStorage, which wraps an RDBStorage.
-    backend = getattr(inner_storage(storage), "_backend", storage)
+    inner = inner_storage(storage)
+    backend = getattr(inner, "_backend", inner)
     try:
         from optuna.storages import RDBStorage
     except ImportError:  # pragma: no cover - optional SQLAlchemy

@@ -4,6 +4,7 @@ server is down (see :mod:`optuna_hamming.tracking.outage` for what it does and w
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from optuna.trial import FrozenTrial, TrialState
 
+from optuna_hamming.storages import study_lock
 from optuna_hamming.tracking._names import ROLE_TAG, STATE_TAG, STUDY_TAG, TRIAL_TAG
 from optuna_hamming.tracking.outage import (
     LATE_TAG,
@@ -83,8 +85,17 @@ class LateRuns:
             return None
 
     def flush(self, study: optuna.Study) -> int:
-        """Write the runs that wait for the server, if it answers; the number written."""
-        if not self.outage.pending or (self.outage.down and not self.outage.server_up()):
+        """Write the runs that wait for the server, if it answers; the number written.
+        One thread flushes at a time; the others go on (the next trial flushes again)."""
+        if not self.outage.pending or not self.outage.flushing.acquire(blocking=False):
+            return 0
+        try:
+            return self._flush(study)
+        finally:
+            self.outage.flushing.release()
+
+    def _flush(self, study: optuna.Study) -> int:
+        if self.outage.down and not self.outage.server_up():
             return 0
         written = 0
         for number, pending in sorted(self.outage.pending.items()):
@@ -93,20 +104,30 @@ class LateRuns:
             trial = storage.get_trial(trial_id)
             if not trial.state.is_finished():
                 continue  # its worker (this one, in another thread) is still telling it
-            if self._safely(functools.partial(self._replay, study, trial, pending)) is None:
-                break  # down again
-            del self.outage.pending[number]
+            try:
+                if self._safely(functools.partial(self._replay, study, trial, pending)) is None:
+                    break  # down again
+            except MlflowException as error:  # e.g. its run deleted meanwhile: not retried
+                warnings.warn(
+                    f"the run of trial {number} could not be written late ({error.message})",
+                    stacklevel=2,
+                )
+            self.outage.pending.pop(number, None)
             written += 1
         return written
 
     def _replay(self, study: optuna.Study, trial: FrozenTrial, pending: Pending) -> bool:
         """Write the run of a finished trial from what Optuna stored, without a second run."""
         parent = self.start(study) if self.parent_run_id is None else self.parent_run_id
-        run_id = (
-            pending.run_id
-            or self._find_trial_run(study.study_name, trial.number)
-            or self._create_trial_run(study, trial.number, trial.user_attrs, parent)
-        )
+        run_id = pending.run_id
+        if run_id is None:
+            # Another process may replay the same trial now (a tracker starting on the study):
+            # find-or-create under a lock of the trial's own, so that one run is made.
+            key = f"mlflow-run:{trial.number}"
+            with study_lock(study._storage, study.study_name, key, wait=60, stale_after=60):
+                run_id = self._find_trial_run(
+                    study.study_name, trial.number
+                ) or self._create_trial_run(study, trial.number, trial.user_attrs, parent)
         run = self.client.get_run(run_id)
         if run.info.status == "RUNNING":
             if STATE_TAG not in run.data.tags:

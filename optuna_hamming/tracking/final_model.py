@@ -105,6 +105,7 @@ def log_final_model(
         # A full disk, a lost server, Ctrl-C: the run says so instead of staying RUNNING.
         with contextlib.suppress(Exception):
             client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+        with contextlib.suppress(Exception):
             client.set_terminated(run_id, status="FAILED")
         raise
 

@@ -157,10 +157,11 @@ class StudyTracker(LateRuns):
             for metric in self.client.get_metric_history(self.parent_run_id, "generation.best"):
                 self._logged_generations.add(int(metric.step))
             self._study = study
-            # Trials an earlier tracker could not log (the server was down when it ended).
+            # Trials an earlier tracker could not log (the server was down when they ended):
+            # written by the next flush, outside the parent's lock.
             for trial in study.get_trials(deepcopy=False):
                 if UNLOGGED_ATTR in trial.user_attrs and trial.state.is_finished():
-                    self._replay(study, trial, Pending(None))
+                    self.outage.pending.setdefault(trial.number, Pending(None))
         except MlflowException as error:
             raise TrackingError(
                 f"MLflow at {self.tracking_uri} refused or could not be reached: "

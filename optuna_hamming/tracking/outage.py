@@ -19,6 +19,8 @@ created twice, even when a request reached the server but its answer did not com
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -71,6 +73,7 @@ class Outage:
     waited: bool = False  # the bounded wait of this outage is spent
     warned: bool = False
     pending: dict[int, Pending] = field(default_factory=dict)
+    flushing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         if self.wait < 0:
@@ -82,11 +85,13 @@ class Outage:
             return True
         import requests
 
+        insecure = os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true"
+        verify: bool | str = os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or not insecure
         try:
-            answer = requests.get(self.uri.rstrip("/") + "/health", timeout=_PROBE_TIMEOUT)
+            requests.get(self.uri.rstrip("/") + "/health", timeout=_PROBE_TIMEOUT, verify=verify)
         except requests.RequestException:
             return False
-        return answer.ok
+        return True  # any answer, even 401 from a proxy: the server is there
 
     def lost(self) -> None:
         self.down = True
