@@ -150,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_HEARTBEAT,
         metavar="SECONDS",
         help=f"RDB storages: each running trial records a heartbeat every SECONDS (default "
-        f"{DEFAULT_HEARTBEAT}); a trial whose worker died is failed after twice that and "
-        "retried by another worker. 0 turns it off",
+        f"{DEFAULT_HEARTBEAT}); a trial whose worker died is failed after twice that plus "
+        "60 s (the reconnection window) and retried by another worker. 0 turns it off",
     )
     search.add_argument(
         "--retries",
