@@ -84,21 +84,23 @@ class LateRuns:
             self.outage.lost()
             return None
 
-    def flush(self, study: optuna.Study) -> int:
-        """Write the runs that wait for the server, if it answers; the number written.
-        One thread flushes at a time; the others go on (the next trial flushes again)."""
+    def flush(self, study: optuna.Study, limit: int | None = None) -> int:
+        """Write up to ``limit`` (default: all) of the runs that wait for the server, if it
+        answers; the number written. One thread flushes at a time; the others go on."""
         if not self.outage.pending or not self.outage.flushing.acquire(blocking=False):
             return 0
         try:
-            return self._flush(study)
+            return self._flush(study, limit)
         finally:
             self.outage.flushing.release()
 
-    def _flush(self, study: optuna.Study) -> int:
+    def _flush(self, study: optuna.Study, limit: int | None) -> int:
         if self.outage.down and not self.outage.server_up():
             return 0
         written = 0
         for number, pending in sorted(self.outage.pending.items()):
+            if limit is not None and written >= limit:
+                break
             storage = study._storage
             trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
             trial = storage.get_trial(trial_id)

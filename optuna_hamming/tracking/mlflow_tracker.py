@@ -12,8 +12,7 @@
 Everything goes through :class:`mlflow.MlflowClient` with explicit run ids: MLflow's fluent
 API keeps its active-run stack per thread, which is why optuna-integration's MLflowCallback
 serialises all trials behind one lock. Here threads only share a lock for the few writes of a
-closing generation, never while an objective runs. While the server is down, trials go on
-and their runs are written when it is back (:mod:`optuna_hamming.tracking.outage`).
+closing generation, never while an objective runs. Outages: :mod:`.outage`.
 """
 
 from __future__ import annotations
@@ -58,7 +57,13 @@ from optuna_hamming.tracking._names import (
     redact,
     resolve_tracking_uri,
 )
-from optuna_hamming.tracking.outage import DEFAULT_OUTAGE_WAIT, UNLOGGED_ATTR, Outage, Pending
+from optuna_hamming.tracking.outage import (
+    DEFAULT_OUTAGE_WAIT,
+    FLUSH_PER_TRIAL,
+    UNLOGGED_ATTR,
+    Outage,
+    Pending,
+)
 
 
 class StudyTracker(LateRuns):
@@ -232,7 +237,7 @@ class StudyTracker(LateRuns):
         @functools.wraps(objective)
         def tracked(trial: optuna.Trial) -> float:
             parent = self.start(trial.study)
-            self.flush(trial.study)
+            self.flush(trial.study, limit=FLUSH_PER_TRIAL)
             # The sampler writes ga.* in before_trial straight to storage, after the Trial
             # object cached its attributes: read them back from storage.
             user_attrs = _stored(trial).user_attrs
@@ -267,7 +272,7 @@ class StudyTracker(LateRuns):
         """Optuna callback: log a finished trial (unless ``track`` already did) and the
         generations it closed."""
         parent = self.start(study)
-        self.flush(study)
+        self.flush(study, limit=FLUSH_PER_TRIAL)
         if trial.number not in self._wrapped_trials:
 
             def log() -> bool:

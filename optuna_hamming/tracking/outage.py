@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from mlflow.exceptions import MlflowException
 
 DEFAULT_OUTAGE_WAIT = 120.0
+# Late runs written at each trial's start: after a long outage thousands wait (seen in the
+# soak), and writing all of them would stall one trial for minutes. finish() writes the rest.
+FLUSH_PER_TRIAL = 16
 UNLOGGED_ATTR = "mlflow.unlogged"  # trial user attribute: "run" or "outcome"
 LATE_TAG = "optuna_hamming.logged_late"
 _PROBE_TIMEOUT = 2.0
