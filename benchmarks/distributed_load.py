@@ -11,6 +11,10 @@ generation sizes against the population size.
 
     python benchmarks/distributed_load.py                   # 4 and 8 workers x 250 trials
     python benchmarks/distributed_load.py --workers 4 --trials 50   # a quick look
+    python benchmarks/distributed_load.py --workers 32 --trials 100 --sleep 0.5 --out load_32
+
+With ``--sleep`` each trial also waits that long, so that many light workers fit on two cores:
+the processes wait, and the storage and the sampler are what is measured.
 """
 
 from __future__ import annotations
@@ -47,23 +51,34 @@ def make_sampler(name: str) -> optuna.samplers.BaseSampler:
     return optuna.samplers.NSGAIISampler(population_size=POPULATION)
 
 
-def worker(storage: str, study_name: str, sampler_name: str, n_trials: int, out: str) -> None:
+def worker(
+    storage: str, study_name: str, sampler_name: str, n_trials: int, sleep: float, out: str
+) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = TimedSampler(make_sampler(sampler_name))
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
-    study.optimize(synthetic_objective, n_trials=n_trials)
+
+    def objective(trial: optuna.Trial) -> float:
+        value = synthetic_objective(trial)
+        time.sleep(sleep)
+        return value
+
+    study.optimize(objective, n_trials=n_trials)
     Path(out).write_text(json.dumps(list(sampler.seconds.values())))
 
 
 def run(
-    storage: str, sampler_name: str, n_workers: int, n_trials: int, tmp: Path
+    storage: str, sampler_name: str, n_workers: int, n_trials: int, sleep: float, tmp: Path
 ) -> dict[str, Any]:
     study_name = f"load-{sampler_name}-{n_workers}-{uuid.uuid4().hex[:8]}"
     optuna.create_study(study_name=study_name, storage=storage, direction="maximize")
     context = multiprocessing.get_context("spawn")
     outs = [tmp / f"{study_name}-{i}.json" for i in range(n_workers)]
     processes = [
-        context.Process(target=worker, args=(storage, study_name, sampler_name, n_trials, str(out)))
+        context.Process(
+            target=worker,
+            args=(storage, study_name, sampler_name, n_trials, sleep, str(out)),
+        )
         for out in outs
     ]
     start = time.perf_counter()
@@ -109,12 +124,14 @@ def main() -> None:
     parser.add_argument("--storage", default=DEFAULT_STORAGE)
     parser.add_argument("--workers", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--trials", type=int, default=250, help="per worker")
+    parser.add_argument("--sleep", type=float, default=0.0, help="seconds each trial waits")
+    parser.add_argument("--out", default="distributed_load", help="results file name")
     args = parser.parse_args()
     rows = []
     tmp = Path(__import__("tempfile").mkdtemp())
     for n_workers in args.workers:
         for name in ("HammingGA", "NSGA-II"):
-            row = run(args.storage, name, n_workers, args.trials, tmp)
+            row = run(args.storage, name, n_workers, args.trials, args.sleep, tmp)
             print(json.dumps(row), flush=True)
             rows.append(row)
     ratios = {}
@@ -128,12 +145,16 @@ def main() -> None:
         "machine": machine(),
         "storage": args.storage.split("@")[-1],
         "population": POPULATION,
+        "sleep_s": args.sleep,
         "rows": rows,
         "sampler_median_ratio_hamming_over_nsga2": ratios,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "distributed_load.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{report['machine']}; PostgreSQL at {report['storage']}; population {POPULATION}")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"\n{report['machine']}; PostgreSQL at {report['storage']}; population {POPULATION}; "
+        f"each trial sleeps {args.sleep} s"
+    )
     print(
         "| sampler | workers | finished / requested | lost | dup. numbers | wall s | trials/s "
         "| sampler ms median (p90) | children trained twice | members per generation |"

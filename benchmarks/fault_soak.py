@@ -18,6 +18,7 @@ and the generation sizes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -33,6 +34,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+# The servers are started and awaited as the tests do it (tests/worker_pool.py).
+sys.path.insert(0, str(ROOT / "tests"))
+from worker_pool import free_port, wait_for  # noqa: E402
+
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POPULATION = 30
 PAUSE = 0.5  # seconds per trial: the workers wait, the 2 cores do not
@@ -103,12 +108,13 @@ def _sql(url: str, statement: str) -> Any:
 
 
 class Soak:
-    def __init__(self, minutes: float, workers: int, tmp: Path) -> None:
+    def __init__(self, minutes: float, workers: int, tmp: Path, tail_wait: float = 900) -> None:
         self.minutes, self.n_workers, self.tmp = minutes, workers, tmp
+        self.tail_wait = tail_wait
         self.database = f"soak_{uuid.uuid4().hex[:10]}"
         self.url = ADMIN_URL.rsplit("/", 1)[0] + "/" + self.database
         self.study_name = "soak"
-        self.port = _free_port()
+        self.port = free_port()
         self.tracking_uri = f"http://127.0.0.1:{self.port}"
         self.server: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
@@ -129,7 +135,7 @@ class Soak:
         self.server = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        _wait_for(f"{self.tracking_uri}/health")
+        wait_for(f"{self.tracking_uri}/health")
 
     def stop_server(self) -> None:
         if self.server is not None:
@@ -212,8 +218,13 @@ class Soak:
             self.workers = [self.start_worker(i) for i in range(self.n_workers)]
             self.note(f"{self.n_workers} workers started")
             self.schedule()
+            # After the deadline the workers finish their trials and write the runs an outage
+            # left behind; a worker still at it when the wait runs out is reported as such
+            # (its trials in progress and runs not yet written are counted apart, not lost).
+            end = time.time() + self.tail_wait
             for process in self.workers:
-                process.wait(timeout=900)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(1.0, end - time.time()))
             elapsed = time.time() - self.started
             return self.report(elapsed)
         finally:
@@ -283,6 +294,8 @@ class Soak:
             if not token:
                 break
         finished = [t.number for t in trials if t.state.is_finished()]
+        alive = sum(1 for process in self.workers if process.poll() is None)
+        missing_runs = sum(1 for n in finished if runs[n] == 0)
         sizes = Counter(len(s["members"]) for s in HammingGASampler.generations(study).values())
         complete = states.get("COMPLETE", 0)
         return {
@@ -292,34 +305,18 @@ class Soak:
             "states": dict(states),
             "complete_per_second": round(complete / elapsed, 2),
             "faults": dict(self.faults),
-            "trials_lost": len(lost) + len(running),
-            "runs_lost": sum(1 for n in finished if runs[n] == 0),
+            "workers_still_running": alive,
+            # With every worker done a RUNNING trial is lost; with some still at work it may
+            # be theirs, in progress, and a missing run may be one they have yet to write.
+            "trials_lost": len(lost) + (0 if alive else len(running)),
+            "trials_in_progress": len(running) if alive else 0,
+            "runs_lost": 0 if alive else missing_runs,
+            "runs_not_yet_written": missing_runs if alive else 0,
             "runs_duplicated": sum(1 for n in finished if runs[n] > 1),
             "generations": sum(sizes.values()),
             "generation_sizes": {str(k): v for k, v in sorted(sizes.items())},
             "log": self.log,
         }
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(url: str, seconds: float = 180) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 def markdown(result: dict[str, Any], machine: str) -> str:
@@ -332,6 +329,14 @@ def markdown(result: dict[str, Any], machine: str) -> str:
         ("faults injected (all survived: the study ran to its end)", faults),
         ("trials lost", result["trials_lost"]),
         ("runs lost", result["runs_lost"]),
+    ]
+    if result["workers_still_running"]:
+        rows += [
+            ("workers still running when reported", result["workers_still_running"]),
+            ("their trials in progress", result["trials_in_progress"]),
+            ("runs not yet written by them", result["runs_not_yet_written"]),
+        ]
+    rows += [
         ("runs duplicated", result["runs_duplicated"]),
         ("generations (members: count)", f"{result['generations']} {result['generation_sizes']}"),
     ]
@@ -350,12 +355,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=20)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--out", default="fault_soak")
+    parser.add_argument(
+        "--tail-wait", type=float, default=900, help="seconds to wait for workers after the end"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _timing import machine
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = Soak(args.minutes, args.workers, Path(tmp)).run()
+        result = Soak(args.minutes, args.workers, Path(tmp), args.tail_wait).run()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{args.out}.md").write_text(markdown(result, machine()))

@@ -13,7 +13,7 @@ import importlib.metadata
 import io
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,19 @@ def tensor_signature(input_shape: Sequence[int | None], n_classes: int) -> Model
     )
 
 
+@contextlib.contextmanager
+def _failed_on_error(client: mlflow.MlflowClient, run_id: str) -> Iterator[None]:
+    """A full disk, a lost server, Ctrl-C: the run says so instead of staying RUNNING."""
+    try:
+        yield
+    except BaseException as error:
+        with contextlib.suppress(Exception):
+            client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+        with contextlib.suppress(Exception):
+            client.set_terminated(run_id, status="FAILED")
+        raise
+
+
 def log_final_model(
     tracker: StudyTracker,
     model: keras.Model,
@@ -98,69 +111,44 @@ def log_final_model(
         },
     )
     run_id = run.info.run_id
-    try:
-        return _log_into(run_id, tracker, model, class_names, test_scores, params, example,
-                         report, confusion, name, registered_model_name, extra)  # fmt: skip
-    except BaseException as error:
-        # A full disk, a lost server, Ctrl-C: the run says so instead of staying RUNNING.
-        with contextlib.suppress(Exception):
-            client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
-        with contextlib.suppress(Exception):
-            client.set_terminated(run_id, status="FAILED")
-        raise
-
-
-def _log_into(
-    run_id: str,
-    tracker: StudyTracker,
-    model: keras.Model,
-    class_names: Sequence[str],
-    test_scores: Mapping[str, float],
-    params: Mapping[str, Any],
-    example: npt.NDArray[np.float32],
-    report: Mapping[str, Any] | None,
-    confusion: Sequence[Sequence[int]] | None,
-    name: str,
-    registered_model_name: str | None,
-    extra: Mapping[str, Mapping[str, Any]] | None,
-) -> LoggedModel:
-    assert tracker.parent_run_id is not None
-    client = tracker.client
-    now = int(time.time() * 1000)
-    metrics = [Metric(f"test_{k}", float(v), now, 0) for k, v in test_scores.items()]
-    client.log_batch(run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()])
-    client.log_batch(tracker.parent_run_id, metrics=metrics)
-    client.log_dict(run_id, {"class_names": list(class_names)}, "labels.json")
-    if report is not None:
-        client.log_dict(run_id, dict(report), "classification_report.json")
-    if confusion is not None:
-        matrix = {"confusion_matrix": [list(r) for r in confusion]}
-        client.log_dict(run_id, matrix, "confusion.json")
-    for file_name, document in (extra or {}).items():
-        client.log_dict(run_id, dict(document), file_name)
-    with tempfile.TemporaryDirectory() as scratch:
-        example_path = Path(scratch) / "input_example.npy"
-        buffer = io.BytesIO()
-        np.save(buffer, example.astype(np.float32))
-        example_path.write_bytes(buffer.getvalue())
-        client.log_artifact(run_id, str(example_path))
-    signature = tensor_signature(example.shape[1:], len(class_names))
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracker.tracking_uri)
-    try:
-        with mlflow.start_run(run_id=run_id):
-            info = mlflow.keras.log_model(
-                model,
-                name=name,
-                signature=signature,
-                pip_requirements=pip_requirements(),
-                registered_model_name=registered_model_name,
-                metadata={"class_names": list(class_names), **dict(test_scores)},
-            )
-    finally:
-        mlflow.set_tracking_uri(previous)
-    version = info.registered_model_version
-    return LoggedModel(run_id, info.model_uri, None if version is None else str(version))
+    with _failed_on_error(client, run_id):
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"test_{k}", float(v), now, 0) for k, v in test_scores.items()]
+        client.log_batch(
+            run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()]
+        )
+        client.log_batch(tracker.parent_run_id, metrics=metrics)
+        client.log_dict(run_id, {"class_names": list(class_names)}, "labels.json")
+        if report is not None:
+            client.log_dict(run_id, dict(report), "classification_report.json")
+        if confusion is not None:
+            matrix = {"confusion_matrix": [list(r) for r in confusion]}
+            client.log_dict(run_id, matrix, "confusion.json")
+        for file_name, document in (extra or {}).items():
+            client.log_dict(run_id, dict(document), file_name)
+        with tempfile.TemporaryDirectory() as scratch:
+            example_path = Path(scratch) / "input_example.npy"
+            buffer = io.BytesIO()
+            np.save(buffer, example.astype(np.float32))
+            example_path.write_bytes(buffer.getvalue())
+            client.log_artifact(run_id, str(example_path))
+        signature = tensor_signature(example.shape[1:], len(class_names))
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(tracker.tracking_uri)
+        try:
+            with mlflow.start_run(run_id=run_id):
+                info = mlflow.keras.log_model(
+                    model,
+                    name=name,
+                    signature=signature,
+                    pip_requirements=pip_requirements(),
+                    registered_model_name=registered_model_name,
+                    metadata={"class_names": list(class_names), **dict(test_scores)},
+                )
+        finally:
+            mlflow.set_tracking_uri(previous)
+        version = info.registered_model_version
+        return LoggedModel(run_id, info.model_uri, None if version is None else str(version))
 
 
 def load_logged_model(tracker: StudyTracker, model_uri: str) -> Any:
