@@ -295,10 +295,23 @@ class Soak:
                 break
         finished = [t.number for t in trials if t.state.is_finished()]
         alive = sum(1 for process in self.workers if process.poll() is None)
-        missing_runs = sum(1 for n in finished if runs[n] == 0)
+        missing = [n for n in finished if runs[n] == 0]
+        missing_runs = len(missing)
+        # What a run-less trial looked like, so that a loss can be traced to its cause.
+        missing_detail = [
+            {
+                "number": n,
+                "state": by_number[n].state.name,
+                "unlogged": by_number[n].user_attrs.get("mlflow.unlogged"),
+                "run_id_recorded": "mlflow.run_id" in by_number[n].system_attrs,
+                "retry_of": by_number[n].system_attrs.get("failed_trial"),
+            }
+            for n in missing[:20]
+        ]
         sizes = Counter(len(s["members"]) for s in HammingGASampler.generations(study).values())
         complete = states.get("COMPLETE", 0)
         return {
+            "planned_minutes": self.minutes,
             "minutes": round(elapsed / 60, 1),
             "workers": self.n_workers,
             "trials": len(trials),
@@ -313,6 +326,7 @@ class Soak:
             "runs_lost": 0 if alive else missing_runs,
             "runs_not_yet_written": missing_runs if alive else 0,
             "runs_duplicated": sum(1 for n in finished if runs[n] > 1),
+            "trials_without_a_run": missing_detail,
             "generations": sum(sizes.values()),
             "generation_sizes": {str(k): v for k, v in sorted(sizes.items())},
             "log": self.log,
@@ -322,7 +336,7 @@ class Soak:
 def markdown(result: dict[str, Any], machine: str) -> str:
     faults = ", ".join(f"{k} x{v}" for k, v in result["faults"].items())
     rows = [
-        ("minutes", result["minutes"]),
+        ("minutes (the planned run, then the workers finishing)", result["minutes"]),
         ("workers", result["workers"]),
         ("trials (by state)", f"{result['trials']} {result['states']}"),
         ("complete trials per second", result["complete_per_second"]),
@@ -341,7 +355,8 @@ def markdown(result: dict[str, Any], machine: str) -> str:
         ("generations (members: count)", f"{result['generations']} {result['generation_sizes']}"),
     ]
     lines = [
-        f"Machine: {machine}. `python benchmarks/fault_soak.py --minutes {result['minutes']:.0f}`",
+        f"Machine: {machine}. "
+        f"`python benchmarks/fault_soak.py --minutes {result['planned_minutes']:g}`",
         "",
     ]
     lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]

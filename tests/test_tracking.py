@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import optuna
@@ -10,6 +11,7 @@ import pytest
 from mlflow.entities import Run
 
 from optuna_hamming import HammingGASampler
+from optuna_hamming.cli.common import StaleTrialHandler
 from optuna_hamming.paper import suggest_paper_genome, synthetic_objective
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR
 from optuna_hamming.tracking import StudyTracker, TrackingError
@@ -125,6 +127,48 @@ def test_a_failing_trial_leaves_a_failed_run_and_ctrl_c_a_killed_one(tmp_path: P
     assert runs[2].info.status == "FAILED" and "macro_f1" not in runs[2].data.metrics
     assert runs[3].info.status == "KILLED"
     assert runs[1].data.params["neurons"] == str(study.trials[1].params["neurons"])
+
+
+def test_a_dead_workers_trial_gets_one_failed_run_even_if_it_died_before_saying_so(
+    tmp_path: Path,
+) -> None:
+    # Seen in the soak: a worker killed while it wrote late runs at a trial's start had made
+    # no run for that trial yet, and the trial ended FAIL without one.
+    handler = StaleTrialHandler(max_retry=0)
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'hb.db'}",
+        heartbeat_interval=1,
+        grace_period=1,
+        heartbeat_stale_trial_callback=handler,
+    )
+    sampler = HammingGASampler(population_size=4, seed=0)
+    study = optuna.create_study(storage=storage, direction="maximize", sampler=sampler)
+    tracker = StudyTracker(tracking_uri=_uri(tmp_path))
+    handler.tracker = tracker
+    tracked = tracker.track(synthetic_objective)
+    study.optimize(tracked, n_trials=2)
+    parent = tracker.start(study)
+    no_run, unrecorded = study.ask(), study.ask()  # workers that start trials and die
+    for trial in (no_run, unrecorded):
+        suggest_paper_genome(trial)
+        storage.record_heartbeat(trial._trial_id)
+    # This one died after its run was made but before the trial named it.
+    made = tracker._create_trial_run(study, unrecorded.number, {}, parent)
+    time.sleep(2.5)
+    study.optimize(tracked, n_trials=1)  # this worker finds both stale and fails them
+    runs: dict[int, list[Run]] = {}
+    for run in _runs(tracker, "trial"):
+        runs.setdefault(int(run.data.tags["optuna.trial_number"]), []).append(run)
+    assert sorted(runs) == [0, 1, 2, 3, 4] and all(len(r) == 1 for r in runs.values())
+    assert runs[unrecorded.number][0].info.run_id == made
+    for number in (no_run.number, unrecorded.number):
+        (run,) = runs[number]
+        assert study.trials[number].state == optuna.trial.TrialState.FAIL
+        assert run.info.status == "FAILED", number
+        assert run.data.tags["optuna.state"] == "FAIL"
+        assert "stopped sending heartbeats" in run.data.tags["error"]
+        assert "optuna_hamming.logged_late" not in run.data.tags
+        assert run.data.params["neurons"] == str(study.trials[number].params["neurons"])
 
 
 def test_the_callback_logs_an_objective_it_does_not_wrap(tmp_path: Path) -> None:

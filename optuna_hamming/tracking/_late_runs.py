@@ -24,6 +24,7 @@ from optuna_hamming.tracking.outage import (
 )
 
 T = TypeVar("T")
+_PAGE = 1000  # runs per page of a search
 
 
 class LateRuns:
@@ -120,10 +121,17 @@ class LateRuns:
 
     def _replay(self, study: optuna.Study, trial: FrozenTrial, pending: Pending) -> bool:
         """Write the run of a finished trial from what Optuna stored, without a second run."""
+        return self._write_finished(study, trial, pending, late=True)
+
+    def _write_finished(
+        self, study: optuna.Study, trial: FrozenTrial, pending: Pending, *, late: bool
+    ) -> bool:
+        """Find or create the run of the finished ``trial``, write its outcome if missing and
+        end it; ``late`` tags it as written after the fact."""
         parent = self.start(study) if self.parent_run_id is None else self.parent_run_id
         run_id = pending.run_id
         if run_id is None:
-            # Another process may replay the same trial now (a tracker starting on the study):
+            # Another process may write the same trial now (a tracker starting on the study):
             # find-or-create under a lock of the trial's own, so that one run is made.
             key = f"mlflow-run:{trial.number}"
             with study_lock(study._storage, study.study_name, key, wait=60, stale_after=60):
@@ -134,15 +142,49 @@ class LateRuns:
         if run.info.status == "RUNNING":
             if STATE_TAG not in run.data.tags:
                 self._log_outcome(run_id, trial.params, trial.user_attrs, trial.intermediate_values)
+            if pending.error is not None:
+                self.client.set_tag(run_id, "error", pending.error)
             value = trial.value if trial.state == TrialState.COMPLETE else None
             self._close_run(run_id, value, trial.state, pending.status)
-        if LATE_TAG not in run.data.tags:
+        if late and LATE_TAG not in run.data.tags:
             self.client.set_tag(run_id, LATE_TAG, "true")
         return True
 
+    def _queue_unlogged(self, study: optuna.Study) -> None:
+        """Queue the trials an earlier tracker could not log (the server was down when they
+        ended), unless their run was written since: one search, not one per trial, since
+        after a long outage thousands carry the attribute."""
+        unlogged = {
+            t.number
+            for t in study.get_trials(deepcopy=False)
+            if UNLOGGED_ATTR in t.user_attrs and t.state.is_finished()
+        }
+        if not unlogged:
+            return
+        assert self.experiment_id is not None
+        quoted = _quoted(study.study_name)
+        written: set[int] = set()
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=(
+                    f"tags.`{STUDY_TAG}` = '{quoted}' and tags.`{ROLE_TAG}` = 'trial' "
+                    "and attributes.status != 'RUNNING'"
+                ),
+                max_results=_PAGE,
+                page_token=token,
+            )
+            written.update(int(run.data.tags[TRIAL_TAG]) for run in page)
+            token = page.token
+            if not token:
+                break
+        for number in sorted(unlogged - written):
+            self.outage.pending.setdefault(number, Pending(None))
+
     def _find_trial_run(self, study_name: str, number: int) -> str | None:
         assert self.experiment_id is not None
-        quoted = study_name.replace("\\", "\\\\").replace("'", "\\'")
+        quoted = _quoted(study_name)
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=(
@@ -198,6 +240,11 @@ class LateRuns:
             if self._safely(late):
                 return
         self._defer(trial, run_id, status)
+
+
+def _quoted(value: str) -> str:
+    """``value`` inside single quotes of an MLflow filter string."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _stored(trial: optuna.Trial) -> FrozenTrial:

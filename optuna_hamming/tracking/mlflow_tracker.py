@@ -65,6 +65,8 @@ from optuna_hamming.tracking.outage import (
     Pending,
 )
 
+_DEAD = "the worker stopped sending heartbeats (killed or lost); Optuna failed it"
+
 
 class StudyTracker(LateRuns):
     """Logs an Optuna study to MLflow: one experiment, a parent run, a child run per trial.
@@ -162,11 +164,8 @@ class StudyTracker(LateRuns):
             for metric in self.client.get_metric_history(self.parent_run_id, "generation.best"):
                 self._logged_generations.add(int(metric.step))
             self._study = study
-            # Trials an earlier tracker could not log (the server was down when they ended):
-            # written by the next flush, outside the parent's lock.
-            for trial in study.get_trials(deepcopy=False):
-                if UNLOGGED_ATTR in trial.user_attrs and trial.state.is_finished():
-                    self.outage.pending.setdefault(trial.number, Pending(None))
+            # Written by the next flush, outside the parent's lock.
+            self._queue_unlogged(study)
         except MlflowException as error:
             raise TrackingError(
                 f"MLflow at {self.tracking_uri} refused or could not be reached: "
@@ -296,22 +295,13 @@ class StudyTracker(LateRuns):
         For Optuna's ``heartbeat_stale_trial_callback``: the worker that finds the stale
         trial calls it (the dead one never reaches its own ``except``)."""
         run_id = trial.system_attrs.get(RUN_ID_ATTR)
-        if not isinstance(run_id, str):
-            return
-
-        def close(run: str) -> bool:
-            if self.client.get_run(run).info.status != "RUNNING":
-                return True
-            reason = "the worker stopped sending heartbeats (killed or lost); Optuna failed it"
-            self.client.log_batch(
-                run, tags=[RunTag(STATE_TAG, TrialState.FAIL.name), RunTag("error", reason)]
-            )
-            self.client.set_terminated(run, status="FAILED")
-            return True
-
+        # No run recorded: the worker died before it made one (or before it said so), e.g.
+        # while writing late runs at the trial's start. Found or made, so no trial lacks one.
+        pending = Pending(run_id if isinstance(run_id, str) else None, "FAILED", _DEAD)
         try:
-            if self._safely(lambda: close(run_id)) is None:
-                self.outage.pending[trial.number] = Pending(run_id, "FAILED")
+            if self._safely(lambda: self._write_finished(study, trial, pending, late=False)):
+                return
+            self.outage.pending[trial.number] = pending
         except MlflowException:
             pass  # deleted meanwhile: nothing to close
 

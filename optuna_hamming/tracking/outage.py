@@ -60,10 +60,11 @@ def is_unreachable(error: BaseException) -> bool:
 @dataclass
 class Pending:
     """A trial whose run could not be written: its run, if it was created, and the status
-    to end it with when that is not what the trial's state gives (KILLED)."""
+    to end it with when that is not what the trial's state gives (KILLED, FAILED)."""
 
     run_id: str | None
     status: str | None = None
+    error: str | None = None  # the run's ``error`` tag (a dead worker's trial)
 
 
 @dataclass
