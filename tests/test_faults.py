@@ -24,8 +24,10 @@ import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
-from optuna_hamming.cli.common import open_storage
-from optuna_hamming.storages import is_connection_error
+from optuna_hamming import HammingGASampler
+from optuna_hamming.cli.common import StaleTrialHandler, open_storage
+from optuna_hamming.paper import synthetic_objective
+from optuna_hamming.storages import ReconnectingStorage, is_connection_error
 from optuna_hamming.storages.reconnect import Reconnection
 from tests.fault_worker import POPULATION
 from tests.helpers import POSTGRES_URL, check_ga_history, reachable
@@ -180,6 +182,36 @@ def test_errors_other_than_a_lost_connection_are_not_retried() -> None:
     with pytest.raises(ValueError):
         Reconnection(max_wait=5.0).call(refuse)
     assert attempts == [1]
+
+
+def test_a_worker_killed_inside_ask_leaves_a_trial_that_the_next_worker_fails_and_retries(
+    tmp_path: Path,
+) -> None:
+    # Seen in the soak: a trial is RUNNING from its creation, but Optuna's heartbeat thread
+    # starts only after ask() returns; a worker killed inside ask() (the sampler's
+    # before_trial) left a trial that never beat, which Optuna never finds stale.
+    rdb = optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'hb.db'}",
+        heartbeat_interval=1,
+        grace_period=1,
+        heartbeat_stale_trial_callback=StaleTrialHandler(max_retry=1),
+    )
+    storage = ReconnectingStorage(optuna.storages.get_storage(rdb))
+    sampler = HammingGASampler(population_size=4, seed=0)
+    study = optuna.create_study(storage=storage, direction="maximize", sampler=sampler)
+    study.optimize(synthetic_objective, n_trials=2)
+    created = storage.create_new_trial(study._study_id)  # died right after creating it
+    study.enqueue_trial({"neurons": 64})
+    (waiting,) = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    assert storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING)  # took it, died
+    time.sleep(2.5)
+    study.optimize(synthetic_objective, n_trials=2)  # this worker fails both and retries them
+    trials = study.get_trials(deepcopy=False)
+    for dead in (storage.get_trial(created), storage.get_trial(waiting._trial_id)):
+        assert dead.state == TrialState.FAIL, dead.number
+        (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
+        assert retry.state == TrialState.COMPLETE
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
 
 
 @contextmanager

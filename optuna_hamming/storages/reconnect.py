@@ -168,7 +168,10 @@ class ReconnectingStorage(BaseStorage, BaseHeartbeat):
     # -- trials -------------------------------------------------------------------------------
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
-        return int(self._retry("create_new_trial", study_id, template_trial))
+        trial_id = int(self._retry("create_new_trial", study_id, template_trial))
+        if template_trial is None or template_trial.state == TrialState.RUNNING:
+            self._first_heartbeat(trial_id)
+        return trial_id
 
     def set_trial_param(
         self, trial_id: int, param_name: str, param_value_internal: float, distribution: Any
@@ -208,7 +211,10 @@ class ReconnectingStorage(BaseStorage, BaseHeartbeat):
                     return False
                 raise
 
-        return self.call(write, "set_trial_state_values")
+        updated = self.call(write, "set_trial_state_values")
+        if updated and state == TrialState.RUNNING:  # an enqueued trial taken by this worker
+            self._first_heartbeat(trial_id)
+        return updated
 
     def set_trial_intermediate_value(
         self, trial_id: int, step: int, intermediate_value: float
@@ -268,6 +274,14 @@ class ReconnectingStorage(BaseStorage, BaseHeartbeat):
             if not is_connection_error(error):
                 raise
             _logger.warning("a heartbeat of trial %d was not recorded (%s)", trial_id, error)
+
+    def _first_heartbeat(self, trial_id: int) -> None:
+        # A trial is RUNNING from its creation, but Optuna's heartbeat thread starts only once
+        # ask() (the sampler's before_trial) has returned, and a trial without any heartbeat
+        # is never found stale: a worker killed inside ask() left it RUNNING for ever (seen
+        # in the soak). Beating once at birth lets the usual grace period fail and retry it.
+        if self.get_heartbeat_interval() is not None:
+            self.record_heartbeat(trial_id)
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         heartbeat = self._heartbeat()
