@@ -56,7 +56,7 @@ def worker(url: str, study_name: str, tracking_uri: str, deadline: float, out: s
     from optuna_hamming import HammingGASampler
     from optuna_hamming.cli.common import StaleTrialHandler, open_storage
     from optuna_hamming.paper import synthetic_objective
-    from optuna_hamming.tracking import StudyTracker
+    from optuna_hamming.tracking import StudyTracker, TrackingError
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     on_stale = StaleTrialHandler(max_retry=3)
@@ -68,8 +68,6 @@ def worker(url: str, study_name: str, tracking_uri: str, deadline: float, out: s
     on_stale.tracker = tracker
     # A worker that starts while the server is down waits for it: the study's parent run
     # must exist before trials are logged under it (the CLI refuses to start instead).
-    from optuna_hamming.tracking import TrackingError
-
     while True:
         try:
             tracker.start(study)
@@ -278,7 +276,8 @@ class Soak:
         from optuna.trial import TrialState
 
         from optuna_hamming import HammingGASampler
-        from optuna_hamming.tracking._names import ROLE_TAG, TRIAL_TAG
+        from optuna_hamming.tracking._names import ROLE_TAG, RUN_ID_ATTR, TRIAL_TAG
+        from optuna_hamming.tracking.outage import UNLOGGED_ATTR
 
         if self.server is None:
             self.start_server()
@@ -317,8 +316,8 @@ class Soak:
             {
                 "number": n,
                 "state": by_number[n].state.name,
-                "unlogged": by_number[n].user_attrs.get("mlflow.unlogged"),
-                "run_id_recorded": "mlflow.run_id" in by_number[n].system_attrs,
+                "unlogged": by_number[n].user_attrs.get(UNLOGGED_ATTR),
+                "run_id_recorded": RUN_ID_ATTR in by_number[n].system_attrs,
                 "retry_of": by_number[n].system_attrs.get("failed_trial"),
             }
             for n in missing[:20]
@@ -355,7 +354,12 @@ def markdown(result: dict[str, Any], machine: str) -> str:
         ("workers", result["workers"]),
         ("trials (by state)", f"{result['trials']} {result['states']}"),
         ("complete trials per second", result["complete_per_second"]),
-        ("faults injected (all survived: the study ran to its end)", faults),
+        (
+            "faults injected (all survived: the study ran to its end)"
+            if "injection-errors" not in result["faults"]
+            else "faults (some could not be injected: see the log)",
+            faults,
+        ),
         ("trials lost", result["trials_lost"]),
         ("runs lost", result["runs_lost"]),
     ]
