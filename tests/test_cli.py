@@ -16,7 +16,9 @@ from mlflow import MlflowClient
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR, FINAL_ATTR
-from optuna_hamming.sampler.attributes import GENE_ATTR, SCREENED_ATTR
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, SCREENED_ATTR
+from optuna_hamming.tracking import trial_run_name
+from optuna_hamming.tracking.dashboard_notes import generation_table, read_note
 from tests.cli_helpers import run_cli, runs_by_role
 
 
@@ -48,6 +50,20 @@ def test_search_logs_trials_generations_plots_and_a_reloadable_model(
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.data.metrics["macro_f1"] == pytest.approx(trial.value)
         assert run.data.params[GENE_ATTR] == trial.user_attrs[GENE_ATTR]
+        assert run.info.run_name == trial_run_name(trial.number, trial.params, trial.user_attrs)
+        assert run.info.run_name.startswith(
+            f"t{trial.number} g{trial.user_attrs[GENERATION_ATTR]} "
+        )
+        # The dataset input fills the UI's Dataset column; the link in the trial's note
+        # goes to this run in the UI that `optuna-hamming ui` serves.
+        (dataset,) = run.inputs.dataset_inputs
+        assert dataset.dataset.name == Path(search.features).stem
+        assert dataset.dataset.digest == parent.inputs.dataset_inputs[0].dataset.digest
+        note = read_note(study, trial)
+        assert (
+            f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+            in note
+        )
         for key in ("weighted_f1", "accuracy", "val_macro_f1", "val_loss", "loss"):
             assert key in run.data.metrics
     client = MlflowClient(search.tracking_uri)
@@ -57,6 +73,11 @@ def test_search_logs_trials_generations_plots_and_a_reloadable_model(
     assert final["trial"] == study.best_trial.number
     assert final["reload_agreement"] == 1.0
     (final_run,) = runs["final-model"]
+    best_trial = study.best_trial
+    assert final_run.data.params["trial"] == str(best_trial.number)
+    assert final_run.data.params["genome"] == best_trial.user_attrs[GENE_ATTR]
+    assert final_run.data.params["generation"] == str(best_trial.user_attrs[GENERATION_ATTR])
+    assert read_note(study) == generation_table(generations)
     assert final_run.data.metrics["test_macro_f1"] == pytest.approx(final["test"]["macro_f1"])
     assert parent.data.metrics["test_macro_f1"] == pytest.approx(final["test"]["macro_f1"])
     mlflow.set_tracking_uri(search.tracking_uri)

@@ -13,6 +13,7 @@ import numpy as np
 import optuna
 
 from optuna_hamming.data import FeatureSet, LabeledImages, Splits
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
 
 
 @dataclasses.dataclass
@@ -127,10 +128,12 @@ def _train(plan: FinalPlan, features: FeatureSet, splits: Splits, args: argparse
 
 def _member_rows(plan: FinalPlan) -> list[dict[str, Any]]:
     size = sum(m.count for m in plan.members)
+    trials = {t.number: t for t in plan.study.get_trials(deepcopy=False)}
     return [
         {
             "trial": m.candidate.trial,
             "params": m.candidate.params,
+            **_genome_of(trials[m.candidate.trial]),
             "weight": m.count / size,
             "picks": m.count,
             "cv_macro_f1": m.candidate.value,
@@ -138,6 +141,14 @@ def _member_rows(plan: FinalPlan) -> list[dict[str, Any]]:
         }
         for m in plan.members
     ]
+
+
+def _genome_of(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The genome bits and generation of ``trial``, as the final-model run names them."""
+    return {
+        "genome": trial.user_attrs.get(GENE_ATTR),
+        "generation": trial.user_attrs.get(GENERATION_ATTR),
+    }
 
 
 def build_and_log_final_model(
@@ -184,13 +195,20 @@ def build_and_log_final_model(
             "members": len(members),
             "member_trials": ",".join(str(m["trial"]) for m in members),
             "member_weights": ",".join(f"{m['weight']:.3f}" for m in members),
+            "member_generations": ",".join(str(m["generation"]) for m in members),
+            "member_genomes": ",".join(str(m["genome"]) for m in members),
             "oof_macro_f1": round(float(plan.oof_macro_f1 or 0.0), 5),
         }
         epochs = int(heaviest["epochs"])
     else:
         best = plan.study.best_trial
         trial, params, epochs = best.number, dict(best.params), final.epochs
-        logged_params = {**best.params, "epochs": epochs, "trial": best.number}
+        logged_params = {
+            **best.params,
+            "epochs": epochs,
+            "trial": best.number,
+            **_genome_of(best),
+        }
     logged = log_final_model(
         tracker,
         model,

@@ -8,6 +8,8 @@ from collections.abc import Callable
 DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
 DEFAULT_REPORTS = "mlruns/reports"
 DEFAULT_HEARTBEAT = 30
+UI_PORT = 5000  # `optuna-hamming ui`, as `mlflow ui`
+DEFAULT_UI_URL = f"http://127.0.0.1:{UI_PORT}"
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -170,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
         "this long for it (default 120); after that the search goes on and the runs are "
         "written once the server is back",
     )
+    search.add_argument(
+        "--mlflow-ui",
+        metavar="URL",
+        default=None,
+        help="the MLflow UI of the tracking store, for the links in optuna-dashboard's trial "
+        "notes (default: the tracking URI when it is a server, else "
+        f"{DEFAULT_UI_URL}, where `optuna-hamming ui` serves it)",
+    )
     search.add_argument("--max-epochs", type=_positive, default=200)
     search.add_argument("--patience", type=_non_negative, default=5)
     search.add_argument("--batch-size", type=_positive, default=32)
@@ -247,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ui", help="serve the MLflow UI for the tracking URI (on 127.0.0.1 unless --host)"
     )
     _tracking_option(ui)
-    ui.add_argument("--port", type=_positive, default=5000)
+    ui.add_argument("--port", type=_positive, default=UI_PORT)
     _host_option(ui)
     ui.set_defaults(run=_run_ui)
     return parser

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -30,6 +30,7 @@ from optuna_hamming.cli.final import (
     stored_final_key,
 )
 from optuna_hamming.cli.output import print_generation_table
+from optuna_hamming.cli.parser import DEFAULT_UI_URL
 from optuna_hamming.cli.quiet import library_chatter_kept_out
 from optuna_hamming.cli.study_config import (
     Inputs,
@@ -46,6 +47,9 @@ from optuna_hamming.data import (
 )
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR
 from optuna_hamming.storages import study_lock
+
+if TYPE_CHECKING:
+    from optuna_hamming.tracking import DatasetDescription
 
 
 class _Progress:
@@ -143,6 +147,7 @@ def _search(args: argparse.Namespace) -> int:
         tracking_uri=tracking_uri,
         run_params={**config, **settings, "storage": args.storage, "study_name": study_name},
         outage_wait=args.tracking_outage_wait,
+        ui_url=args.mlflow_ui or (None if _served(tracking_uri) else DEFAULT_UI_URL),
     )
     try:
         tracker.start(study)
@@ -155,13 +160,14 @@ def _search(args: argparse.Namespace) -> int:
         f"finished trials); MLflow run {tracker.parent_run_id} at {tracking_uri}",
         flush=True,
     )
-    if tracking_uri.startswith(("http://", "https://")):
+    if _served(tracking_uri):
         print(
             f"MLflow experiment: {tracking_uri.rstrip('/')}/#/experiments/{tracker.experiment_id}",
             flush=True,
         )
     try:
         features = _features(args, inputs, backbone, image_size)
+        tracker.use_dataset(_dataset_description(features, inputs, args, backbone))
         splits = stratified_splits(features.y, seed=args.seed)
         # On JAX, heads of an architecture met before load their compiled steps from disk.
         use_jax_compilation_cache(
@@ -220,6 +226,22 @@ def _search(args: argparse.Namespace) -> int:
         raise
     _print_summary(study, final, plots, args, tracking_uri, time.perf_counter() - started)
     return 0
+
+
+def _served(tracking_uri: str) -> bool:
+    return tracking_uri.startswith(("http://", "https://"))
+
+
+def _dataset_description(
+    features: FeatureSet, inputs: Inputs, args: argparse.Namespace, backbone: str
+) -> DatasetDescription:
+    # Features extracted from images are the backbone's: the name says which, so that the
+    # UI tells two backbones' studies of one image folder apart.
+    from optuna_hamming.tracking import DatasetDescription
+
+    name = features.name if inputs.features is not None else f"{features.name}/{backbone}"
+    source = str(args.data) if args.data else name
+    return DatasetDescription.of(name, features.X, features.y, features.class_names, source)
 
 
 def _check_weights(args: argparse.Namespace, backbone: str, image_size: int) -> None:
@@ -306,6 +328,8 @@ def _optimize(
     objective: Any,
     args: argparse.Namespace,
 ) -> None:
+    from optuna_hamming.tracking.dashboard_notes import DashboardNotes
+
     target = args.generations
     closed = sampler.close_finished_generations(study)
     tracker.log_generations(study)
@@ -322,7 +346,8 @@ def _optimize(
         objective,
         n_trials=budget,
         n_jobs=args.n_jobs,
-        callbacks=[_Progress(sampler, tracker, target)],
+        # Notes after the progress line: it closes the generations the study note shows.
+        callbacks=[_Progress(sampler, tracker, target), DashboardNotes(tracker.run_url)],
         catch=(Exception,),
         gc_after_trial=False,
     )

@@ -69,11 +69,17 @@ class HammingGASampler(BaseSampler):
 
             import optuna
             from optuna_hamming import HammingGASampler
-            from optuna_hamming.paper import synthetic_objective
+
+
+            def objective(trial: optuna.Trial) -> float:
+                neurons = trial.suggest_categorical("neurons", [32, 64, 128, 256, 512])
+                activation = trial.suggest_categorical("activation", ["relu", "tanh"])
+                return -abs(neurons - 128) / 128 + (activation == "relu")
+
 
             sampler = HammingGASampler(population_size=10, seed=0)
             study = optuna.create_study(direction="maximize", sampler=sampler)
-            study.optimize(synthetic_objective, n_trials=60)
+            study.optimize(objective, n_trials=60)
             HammingGASampler.generations(study)[0]["significant"]
 
     Args:

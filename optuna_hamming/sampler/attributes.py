@@ -16,9 +16,14 @@ old studies keep reading.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from optuna.study import Study
+
+if TYPE_CHECKING:
+    # Only in annotations (strings here), so that the OptunaHub copy imports on Python 3.10,
+    # which the registry checks with and whose typing lacks NotRequired.
+    from typing import NotRequired
 
 from optuna_hamming.ga import (
     ORIGIN_CROSSOVER,

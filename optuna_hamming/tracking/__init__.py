@@ -5,6 +5,14 @@ from optuna_hamming.tracking._names import (
     TrackingError,
     resolve_tracking_uri,
 )
+from optuna_hamming.tracking._run_details import DatasetDescription, trial_run_name
 from optuna_hamming.tracking.mlflow_tracker import StudyTracker
 
-__all__ = ["DEFAULT_TRACKING_URI", "StudyTracker", "TrackingError", "resolve_tracking_uri"]
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "DatasetDescription",
+    "StudyTracker",
+    "TrackingError",
+    "resolve_tracking_uri",
+    "trial_run_name",
+]

@@ -42,7 +42,12 @@ class LateRuns:
         raise NotImplementedError
 
     def _create_trial_run(
-        self, study: optuna.Study, number: int, user_attrs: Mapping[str, Any], parent: str
+        self,
+        study: optuna.Study,
+        number: int,
+        user_attrs: Mapping[str, Any],
+        parent: str,
+        params: Mapping[str, Any] | None = None,
     ) -> str:
         raise NotImplementedError
 
@@ -59,6 +64,7 @@ class LateRuns:
     def _log_outcome(
         self,
         run_id: str,
+        trial_number: int,
         params: Mapping[str, Any],
         user_attrs: Mapping[str, Any],
         intermediate: Mapping[int, float],
@@ -137,11 +143,15 @@ class LateRuns:
             with study_lock(study._storage, study.study_name, key, wait=60, stale_after=60):
                 run_id = self._find_trial_run(
                     study.study_name, trial.number
-                ) or self._create_trial_run(study, trial.number, trial.user_attrs, parent)
+                ) or self._create_trial_run(
+                    study, trial.number, trial.user_attrs, parent, trial.params
+                )
         run = self.client.get_run(run_id)
         if run.info.status == "RUNNING":
             if STATE_TAG not in run.data.tags:
-                self._log_outcome(run_id, trial.params, trial.user_attrs, trial.intermediate_values)
+                self._log_outcome(
+                    run_id, trial.number, trial.params, trial.user_attrs, trial.intermediate_values
+                )
             if pending.error is not None:
                 self.client.set_tag(run_id, "error", pending.error)
             value = trial.value if trial.state == TrialState.COMPLETE else None

@@ -22,6 +22,7 @@ STORAGE_TAG = "optuna.storage"
 TRIAL_TAG = "optuna.trial_number"
 STATE_TAG = "optuna.state"
 PARENT_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run
 PARENT_RUN_ATTR = "mlflow.parent_run_id"  # study user attribute: the parent run's id
 RUN_ID_ATTR = "mlflow.run_id"  # trial system attribute: the trial's run (wrapped objectives)
 # Known when a trial starts; the gene of an initial individual only once it has suggested.

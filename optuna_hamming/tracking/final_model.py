@@ -118,6 +118,8 @@ def log_final_model(
             run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()]
         )
         client.log_batch(tracker.parent_run_id, metrics=metrics)
+        if tracker.dataset is not None:
+            client.log_inputs(run_id, [tracker.dataset.as_input("training")])
         client.log_dict(run_id, {"class_names": list(class_names)}, "labels.json")
         if report is not None:
             client.log_dict(run_id, dict(report), "classification_report.json")

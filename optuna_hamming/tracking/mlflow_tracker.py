@@ -37,6 +37,7 @@ from optuna_hamming.sampler.attributes import (
     read_generations,
 )
 from optuna_hamming.storages import study_lock
+from optuna_hamming.tracking._experiment import open_experiment
 from optuna_hamming.tracking._late_runs import LateRuns, _stored
 from optuna_hamming.tracking._names import (
     _MAX_BATCH,
@@ -46,6 +47,7 @@ from optuna_hamming.tracking._names import (
     PARENT_TAG,
     ROLE_TAG,
     RUN_ID_ATTR,
+    RUN_NAME_TAG,
     STATE_TAG,
     STORAGE_TAG,
     STUDY_TAG,
@@ -53,9 +55,14 @@ from optuna_hamming.tracking._names import (
     TrackingError,
     _number,
     _param_value,
-    _sqlite_path,
     redact,
     resolve_tracking_uri,
+)
+from optuna_hamming.tracking._run_details import (
+    DatasetDescription,
+    outcome_of,
+    run_page,
+    trial_run_name,
 )
 from optuna_hamming.tracking.outage import (
     DEFAULT_OUTAGE_WAIT,
@@ -79,6 +86,10 @@ class StudyTracker(LateRuns):
         metric_name: Name of the objective value's metric in every child run.
         outage_wait: How long the first trial that cannot be logged waits for the server
             to come back (once per outage; see :mod:`optuna_hamming.tracking.outage`).
+        dataset: The features the study trains on, logged as the dataset input of the
+            study's run and of every trial run (or later, with :meth:`use_dataset`).
+        ui_url: The MLflow UI of ``tracking_uri``, for :meth:`run_url` (default: the
+            tracking URI when it is a server, else none).
     """
 
     def __init__(
@@ -89,6 +100,8 @@ class StudyTracker(LateRuns):
         run_params: Mapping[str, Any] | None = None,
         metric_name: str = "macro_f1",
         outage_wait: float = DEFAULT_OUTAGE_WAIT,
+        dataset: DatasetDescription | None = None,
+        ui_url: str | None = None,
     ) -> None:
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment_name
@@ -102,6 +115,9 @@ class StudyTracker(LateRuns):
         self._wrapped_trials: set[int] = set()
         self.outage = Outage(self.tracking_uri, outage_wait)
         self._study: optuna.Study | None = None
+        self.dataset = dataset
+        served = self.tracking_uri.startswith(("http://", "https://"))
+        self.ui_url = ui_url or (self.tracking_uri if served else None)
 
     @property
     def client(self) -> MlflowClient:
@@ -135,32 +151,12 @@ class StudyTracker(LateRuns):
             return self.parent_run_id
 
     def _start(self, study: optuna.Study) -> None:
-        path = _sqlite_path(self.tracking_uri)
-        artifact_location = None
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise TrackingError(
-                    f"cannot create {path.parent} for the MLflow database ({error}); pass a "
-                    "writable --tracking-uri, e.g. sqlite:////tmp/mlruns/mlflow.db"
-                ) from error
-            artifact_location = (path.parent.resolve() / "artifacts").as_uri()
         name = self.experiment_name or study.study_name
         try:
-            experiment = self.client.get_experiment_by_name(name)
-            if experiment is None:
-                try:
-                    self.client.create_experiment(name, artifact_location=artifact_location)
-                except MlflowException as error:
-                    if error.error_code != "RESOURCE_ALREADY_EXISTS":
-                        raise  # (else another study's worker made it just now)
-                experiment = self.client.get_experiment_by_name(name)
-                assert experiment is not None
-            self.experiment_id = experiment.experiment_id
-            if experiment is not None and experiment.lifecycle_stage == "deleted":
-                self.client.restore_experiment(self.experiment_id)
+            self.experiment_id = open_experiment(self.client, name, self.tracking_uri)
             self.parent_run_id = self._find_parent(study) or self._create_parent(study)
+            if self.dataset is not None:
+                self.client.log_inputs(self.parent_run_id, [self.dataset.as_input("training")])
             for metric in self.client.get_metric_history(self.parent_run_id, "generation.best"):
                 self._logged_generations.add(int(metric.step))
             self._study = study
@@ -208,6 +204,20 @@ class StudyTracker(LateRuns):
         known[self.tracking_uri] = run.info.run_id
         study.set_user_attr(PARENT_RUN_ATTR, known)
         return str(run.info.run_id)
+
+    def use_dataset(self, dataset: DatasetDescription) -> None:
+        """Log ``dataset`` on the study's run (if started) and on every trial run from now
+        on: for callers that know the features only after the study's run exists."""
+        self.dataset = dataset
+        parent = self.parent_run_id
+        if parent is not None:
+            self._safely(lambda: self.client.log_inputs(parent, [dataset.as_input("training")]))
+
+    def run_url(self, run_id: str) -> str | None:
+        """The page of ``run_id`` in the MLflow UI, when the UI's address is known."""
+        if self.ui_url is None or self.experiment_id is None:
+            return None
+        return run_page(self.ui_url, self.experiment_id, run_id)
 
     def finish(self, status: str = "FINISHED") -> None:
         """Close the parent run (FINISHED, FAILED or KILLED); a rerun opens it again.
@@ -275,8 +285,12 @@ class StudyTracker(LateRuns):
         if trial.number not in self._wrapped_trials:
 
             def log() -> bool:
-                run_id = self._create_trial_run(study, trial.number, trial.user_attrs, parent)
-                self._log_outcome(run_id, trial.params, trial.user_attrs, trial.intermediate_values)
+                run_id = self._create_trial_run(
+                    study, trial.number, trial.user_attrs, parent, trial.params
+                )
+                self._log_outcome(
+                    run_id, trial.number, trial.params, trial.user_attrs, trial.intermediate_values
+                )
                 value = trial.value if trial.state == TrialState.COMPLETE else None
                 self._close_run(run_id, value, trial.state)
                 return True
@@ -306,12 +320,17 @@ class StudyTracker(LateRuns):
             pass  # deleted meanwhile: nothing to close
 
     def _create_trial_run(
-        self, study: optuna.Study, number: int, user_attrs: Mapping[str, Any], parent: str
+        self,
+        study: optuna.Study,
+        number: int,
+        user_attrs: Mapping[str, Any],
+        parent: str,
+        params: Mapping[str, Any] | None = None,
     ) -> str:
         assert self.experiment_id is not None
         run = self.client.create_run(
             self.experiment_id,
-            run_name=f"trial-{number}",
+            run_name=trial_run_name(number, params or {}, user_attrs),
             tags={
                 PARENT_TAG: parent,
                 ROLE_TAG: "trial",
@@ -319,9 +338,11 @@ class StudyTracker(LateRuns):
                 TRIAL_TAG: str(number),
             },
         )
-        params = [Param("trial_number", str(number))]
-        params += [Param(k, _param_value(user_attrs[k])) for k in GA_PARAMS if k in user_attrs]
-        self.client.log_batch(run.info.run_id, params=params)
+        logged = [Param("trial_number", str(number))]
+        logged += [Param(k, _param_value(user_attrs[k])) for k in GA_PARAMS if k in user_attrs]
+        self.client.log_batch(run.info.run_id, params=logged)
+        if self.dataset is not None:
+            self.client.log_inputs(run.info.run_id, [self.dataset.as_input("training")])
         return str(run.info.run_id)
 
     def _finish_trial_run(
@@ -341,36 +362,23 @@ class StudyTracker(LateRuns):
             gene = sampler.gene_of(stored)
             if gene is not None:
                 user_attrs[GENE_ATTR] = gene
-        self._log_outcome(run_id, stored.params, user_attrs, stored.intermediate_values)
+        self._log_outcome(
+            run_id, trial.number, stored.params, user_attrs, stored.intermediate_values
+        )
         self._close_run(run_id, value, state, status)
 
     def _log_outcome(
         self,
         run_id: str,
+        trial_number: int,
         params: Mapping[str, Any],
         user_attrs: Mapping[str, Any],
         intermediate: Mapping[int, float],
     ) -> None:
-        now = int(time.time() * 1000)
-        logged = [Param(k, _param_value(v)) for k, v in params.items()]
-        if GENE_ATTR in user_attrs:
-            logged.append(Param(GENE_ATTR, str(user_attrs[GENE_ATTR])))
-        metrics = []
-        for key, value in user_attrs.items():
-            number = _number(value)
-            if number is not None:
-                metrics.append(Metric(key, number, now, 0))
-        curves = user_attrs.get("curves")
-        if isinstance(curves, dict):
-            for key, values in curves.items():
-                for epoch, value in enumerate(values):
-                    if (number := _number(value)) is not None:
-                        metrics.append(Metric(key, number, now, epoch))
-        else:
-            for step, value in intermediate.items():
-                if (number := _number(value)) is not None:
-                    metrics.append(Metric("intermediate_value", number, now, step))
-        self.client.log_batch(run_id, params=logged)
+        logged, metrics = outcome_of(params, user_attrs, intermediate, int(time.time() * 1000))
+        # The run's name gains the genome now that the objective has suggested it.
+        name = RunTag(RUN_NAME_TAG, trial_run_name(trial_number, params, user_attrs))
+        self.client.log_batch(run_id, params=logged, tags=[name])
         for first in range(0, len(metrics), _MAX_BATCH):
             self.client.log_batch(run_id, metrics=metrics[first : first + _MAX_BATCH])
 
