@@ -22,6 +22,8 @@ import optuna
 import pytest
 from conftest import FinishedSearch
 
+from optuna_hamming import HammingGASampler
+from optuna_hamming.tracking import trial_run_name
 from tests.worker_pool import free_port, wait_for
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -141,13 +143,27 @@ def test_mlflow_ui_lists_the_trial_runs_and_the_final_model(
             By.CSS_SELECTOR, "button[data-component-id*='runnamecellrenderer']"
         )
         expander.click()
-        text = wait_for_text(browser, "final-model", "trial-0")
-        for trial in study.trials:
-            assert f"trial-{trial.number}" in text
+        names = [trial_run_name(t.number, t.params, t.user_attrs) for t in study.trials]
+        text = wait_for_text(browser, "final-model", names[0])
+        for name in names:  # e.g. "t3 g0 64x2 relu adam"
+            assert name in text
         assert "final-model" in text and "head" in text  # the logged model's name
+        # The Dataset column: the features file's name, its digest beside it in the UI.
+        dataset = Path(search.features).stem
+        assert "Dataset" in text and text.count(dataset) >= len(names), text
         for close in browser.find_elements(By.CSS_SELECTOR, "button[aria-label='Close']"):
             close.click()  # the assistant panel hides the table's right half
         assert browser.save_screenshot(str(screenshots / "mlflow_ui_runs.png"))
+        # The study's run charts one point per generation (step = generation).
+        (parent,) = [r for r in runs if r.data.tags.get("optuna_hamming.role") == "study"]
+        charts = (
+            f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs/"
+            f"{parent.info.run_id}/model-metrics"
+        )
+        text = load_until(browser, charts, "generation.best", tries=3, seconds_each=60)
+        assert "generation.best" in text and "generation.hamming_min" in text, text
+        time.sleep(2)  # the charts draw after their titles
+        assert browser.save_screenshot(str(screenshots / "mlflow_ui_generation_charts.png"))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -175,11 +191,31 @@ def test_optuna_dashboard_shows_the_study_with_its_ga_attributes(
         text = wait_for_text(browser, "ga.gene", "ga.origin")
         assert "ga.gene" in text and "ga.generation" in text and "ga.origin" in text
         study = optuna.load_study(study_name=search.study_name, storage=search.storage)
-        assert f"ga.gene {study.trials[0].user_attrs['ga.gene']}" in text  # trial 0 is open
+        first = study.trials[0]
+        assert f"ga.gene {first.user_attrs['ga.gene']}" in text  # trial 0 is open
+        # Its note: the genome in bits and words, how it was made, its run in the MLflow UI.
+        text = wait_for_text(browser, "Trial 0, generation 0", "Made by")
+        assert f"Genome {first.user_attrs['ga.gene']}" in text, text
+        assert "a random genome of the first generation" in text
+        assert "MLflow run: http://127.0.0.1:5000/#/experiments/" in text
         assert browser.save_screenshot(str(screenshots / "optuna_dashboard_trials.png"))
+        child = next(t for t in study.trials if t.user_attrs["ga.origin"] != "initial")
+        browser.get(
+            f"http://127.0.0.1:{port}/dashboard/studies/{study_id}/trials?numbers={child.number}"
+        )
+        text = wait_for_text(browser, f"Trial {child.number}, generation", "Made by")
+        parents = " and ".join(f"trial {p}" for p in child.user_attrs["ga.parents"])
+        assert parents.split(" and ")[0] in text, text
         browser.get(f"http://127.0.0.1:{port}/dashboard/studies/{study_id}")
         wait_for_text(browser, search.study_name)
         assert browser.save_screenshot(str(screenshots / "optuna_dashboard_study.png"))
+        # The study's note (its Note tab) is its generation table.
+        browser.get(f"http://127.0.0.1:{port}/dashboard/studies/{study_id}/note")
+        text = wait_for_text(browser, "Generations of the Hamming GA", "Hamming min")
+        assert "Generations of the Hamming GA" in text and "Hamming min" in text, text
+        for summary in HammingGASampler.generations(study).values():
+            assert f"{summary['best']:.4f}" in text
+        assert browser.save_screenshot(str(screenshots / "optuna_dashboard_generations.png"))
     finally:
         httpd.shutdown()
         thread.join(timeout=10)

@@ -56,7 +56,9 @@ ORIGIN_WORDS: Mapping[str, str] = {
     ORIGIN_ENQUEUED: "enqueued by hand (study.enqueue_trial)",
     ORIGIN_RETRIED: "a retry of a trial whose worker died",
 }
-_GENERATIONS_MARK = re.compile(r"<!-- generations: (\d+) -->")
+# The table's last line; a worker reads it back to tell whether its own table is newer (the
+# dashboard shows HTML comments as text, so the count is a sentence).
+_GENERATIONS_MARK = re.compile(r"^_(\d+) closed generations?, ", re.MULTILINE)
 
 
 def trial_note(
@@ -121,7 +123,8 @@ def generation_table(generations: Mapping[int, GenerationSummary]) -> str:
             f"| {s['hamming_min']} | {s['hamming_max']} | {len(s['selected'])} "
             f"| {s['forced_mutations']} |"
         )
-    rows += ["", f"<!-- generations: {len(generations)} -->"]
+    plural = "" if len(generations) == 1 else "s"
+    rows += ["", f"_{len(generations)} closed generation{plural}, written as each closes._"]
     return "\n".join(rows) + "\n"
 
 
