@@ -191,3 +191,36 @@ def test_a_note_names_every_origin_in_words(origin: str, words: str) -> None:
     )
     note = trial_note(trial, {2: 0.5, 3: None})
     assert words in note and "MLflow run" not in note
+
+
+def test_readmes_search_runs_compares_genomes_across_studies(tmp_path: Path) -> None:
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    X, y = _features()
+    dataset = DatasetDescription.of("toy", X, y, ("a", "b", "c"))
+    for seed in (0, 1):
+        tracker = StudyTracker(tracking_uri=uri, dataset=dataset)
+        study = optuna.create_study(
+            study_name=f"seed-{seed}",
+            direction="maximize",
+            sampler=HammingGASampler(population_size=4, seed=seed),
+        )
+        study.optimize(tracker.track(synthetic_objective), n_trials=8)
+    mlflow.set_tracking_uri(uri)
+    try:
+        # As README "MLflow" shows it: every trial run on these features, in any study.
+        runs = mlflow.search_runs(
+            search_all_experiments=True,
+            filter_string=(
+                f"tags.`optuna_hamming.role` = 'trial' and dataset.digest = '{dataset.digest}'"
+            ),
+            order_by=["metrics.macro_f1 DESC"],
+        )
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert len(runs) == 16
+    assert set(runs["tags.optuna.study_name"]) == {"seed-0", "seed-1"}
+    by_genome = runs.groupby("params.ga.gene")["metrics.macro_f1"].agg(["count", "max"])
+    assert by_genome["count"].sum() == 16
+    assert list(runs["metrics.macro_f1"]) == sorted(runs["metrics.macro_f1"], reverse=True)
