@@ -147,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--n-jobs", type=_positive, default=1, help="trials run in threads")
     search.add_argument(
+        "--heads-per-program",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="train N trials' heads together as one compiled JAX program (default 1: one by "
+        "one, as the paper). On a GPU a batch of heads fills the device that one head leaves "
+        "idle; best a divisor or multiple of --population. Needs KERAS_BACKEND=jax; not the "
+        "training mini-batch, which is --batch-size",
+    )
+    search.add_argument(
         "--heartbeat",
         type=_non_negative,
         default=DEFAULT_HEARTBEAT,

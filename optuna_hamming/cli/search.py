@@ -53,10 +53,14 @@ if TYPE_CHECKING:
 
 
 class _Progress:
-    """One line per finished trial, and the stop at the target generation."""
+    """One line per finished trial, and the stop at the target generation (``stops`` the
+    study inside ``optimize``; batches ask ``reached`` instead)."""
 
-    def __init__(self, sampler: HammingGASampler, tracker: Any, target: int) -> None:
+    def __init__(
+        self, sampler: HammingGASampler, tracker: Any, target: int, stops: bool = True
+    ) -> None:
         self.sampler, self.tracker, self.target = sampler, tracker, target
+        self.stops = stops
         self.lock = threading.Lock()
         self.started = time.perf_counter()
         self.closed = 0
@@ -82,8 +86,11 @@ class _Progress:
                 f"{time.perf_counter() - self.started:.0f} s]",
                 flush=True,
             )
-            if self.closed >= self.target:
+            if self.stops and self.reached():
                 study.stop()
+
+    def reached(self) -> bool:
+        return self.closed >= self.target
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -113,6 +120,8 @@ def _search(args: argparse.Namespace) -> int:
         raise UserError(
             f"weights file {args.weights} does not exist: pass imagenet, none or a file"
         )
+    if args.heads_per_program > 1:
+        _check_batched(args)
     image_size = args.image_size or default_image_size(backbone)
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     check_tracking_server(tracking_uri)
@@ -186,7 +195,10 @@ def _search(args: argparse.Namespace) -> int:
             )
         except ValueError as error:  # checked by check_folds already; kept for safety
             raise UserError(str(error).replace("folds=", "--folds ")) from None
-        _optimize(study, sampler, tracker, tracker.track(objective), args)
+        if args.heads_per_program > 1:
+            _optimize_in_batches(study, sampler, tracker, features, splits, args)
+        else:
+            _optimize(study, sampler, tracker, tracker.track(objective), args)
         print_generation_table(study)
         # Workers of one study all get here; the first builds the final model, and a
         # worker that finds it built (or being built) for this best trial leaves it.
@@ -226,6 +238,22 @@ def _search(args: argparse.Namespace) -> int:
         raise
     _print_summary(study, final, plots, args, tracking_uri, time.perf_counter() - started)
     return 0
+
+
+def _check_batched(args: argparse.Namespace) -> None:
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise UserError(
+            f"--heads-per-program {args.heads_per_program} trains heads as one JAX program, "
+            f"and Keras runs on {keras.backend.backend()}: set KERAS_BACKEND=jax (pip install "
+            "jax), or leave --heads-per-program at 1"
+        )
+    if args.n_jobs > 1:
+        raise UserError(
+            "--heads-per-program and --n-jobs both run trials side by side: pass one of them "
+            "(start more processes on the same --storage for more workers)"
+        )
 
 
 def _served(tracking_uri: str) -> bool:
@@ -356,6 +384,53 @@ def _optimize(
         raise UserError(
             f"{len(failed)} trials failed and the study did not reach {target} generations; "
             "the MLflow runs of the failed trials hold their errors (tag 'error')"
+        )
+
+
+def _optimize_in_batches(
+    study: optuna.Study,
+    sampler: HammingGASampler,
+    tracker: Any,
+    features: FeatureSet,
+    splits: Any,
+    args: argparse.Namespace,
+) -> None:
+    from optuna_hamming.tracking.dashboard_notes import DashboardNotes
+    from optuna_hamming.vision.batched_study import optimize_in_batches
+
+    target = args.generations
+    closed = sampler.close_finished_generations(study)
+    tracker.log_generations(study)
+    if closed >= target:
+        print(f"the study already has {closed} closed generations (asked for {target})")
+        return
+    print(
+        f"searching: population {args.population}, {target} generations, "
+        f"{args.heads_per_program} heads per program",
+        flush=True,
+    )
+    progress = _Progress(sampler, tracker, target, stops=False)
+    optimize_in_batches(
+        study,
+        features,
+        splits,
+        heads_per_program=args.heads_per_program,
+        n_trials=args.population * (target + 1) * 3,  # as _optimize: failures are bounded
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        fitness=args.fitness,
+        folds=args.folds,
+        # The tracker logs each told trial's run; then the progress line and the notes.
+        callbacks=[tracker, progress, DashboardNotes(tracker.run_url)],
+        should_stop=progress.reached,
+        catch=(Exception,),
+    )
+    if sampler.close_finished_generations(study) < target:
+        failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        raise UserError(
+            f"{len(failed)} trials failed and the study did not reach {target} generations"
         )
 
 

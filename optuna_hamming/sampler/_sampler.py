@@ -263,6 +263,16 @@ class HammingGASampler(BaseSampler):
                     break
                 index = moved_index(taken, index, trial.number, rivals)
 
+    def children_left(self, study: Study) -> int:
+        """How many children of the open generation no trial holds yet (after closing every
+        generation that can close): asking this many trials at once trains the generation's
+        own children, where more would train extra ones that do not join it."""
+        with self._lock:
+            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+            state = self._state_of(study, trials)
+            used, ahead, _ = state.advance(study, self._settings, trials, own_number=len(trials))
+            return max(0, state.plans[state.open_generation].needed - len(used) - ahead)
+
     def after_trial(
         self,
         study: Study,

@@ -28,15 +28,10 @@ from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
 from optuna_hamming.paper import suggest_paper_genome
 from optuna_hamming.vision.fitness import (
-    FITNESS_ATTR,
-    FOLD_BEST_EPOCH_ATTR,
     FOLD_MACRO_F1_ATTR,
     MAX_FOLDS,
-    OOF_ATTR,
-    OOF_MACRO_F1_ATTR,
     check_fitness,
     cv_folds,
-    encode_probabilities,
 )
 from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome, build_head
 
@@ -274,6 +269,8 @@ class HeadObjective:
             self.fold_positions = cv_folds(self.y_fit, folds, seed)
 
     def __call__(self, trial: optuna.Trial) -> float:
+        from optuna_hamming.vision.trial_attrs import holdout_attrs  # (it imports this module)
+
         genome = HeadGenome.from_params(suggest_paper_genome(trial))
         if self.fitness == "cv":
             return self._cross_validated(trial, genome)
@@ -288,14 +285,8 @@ class HeadObjective:
                 trial,
             )
             del model
-        trial.set_user_attr("weighted_f1", result.scores.weighted_f1)
-        trial.set_user_attr("accuracy", result.scores.accuracy)
-        trial.set_user_attr("epochs", result.epochs)
-        trial.set_user_attr("best_epoch", result.best_epoch)
-        trial.set_user_attr("train_seconds", round(result.seconds, 4))
-        trial.set_user_attr(
-            "curves", {k: [round(v, 5) for v in vs] for k, vs in result.curves.items()}
-        )
+        for key, value in holdout_attrs(result).items():
+            trial.set_user_attr(key, value)
         if result.pruned:
             raise optuna.TrialPruned()
         return result.scores.macro_f1
@@ -326,11 +317,11 @@ class HeadObjective:
         )
 
     def _cross_validated(self, trial: optuna.Trial, genome: HeadGenome) -> float:
+        from optuna_hamming.vision.trial_attrs import cv_attrs  # (it imports this module)
+
         probabilities = np.zeros((len(self.y_fit), self.n_classes), dtype=np.float32)
         fold_f1: list[float] = []
-        best_epochs: list[int] = []
-        epochs, seconds = 0, 0.0
-        curves: dict[str, list[float]] = {}
+        results: list[TrainingResult] = []
         for k, (fit, held) in enumerate(self.fold_positions):
             fold_seed = ((self.seed + trial.number) * MAX_FOLDS + k) % SEED_MODULUS
             with _TRAINING:
@@ -341,27 +332,11 @@ class HeadObjective:
                 probabilities[held] = predict_probabilities(model, self.X_fit[held])
                 del model
             fold_f1.append(result.scores.macro_f1)
-            best_epochs.append(result.best_epoch)
-            epochs += result.epochs
-            seconds += result.seconds
-            for name, values in result.curves.items():
-                curves[f"fold{k}_{name}"] = [round(v, 5) for v in values]
+            results.append(result)
             trial.report(float(np.mean(fold_f1)), k)
             if k + 1 < self.folds and trial.should_prune():
                 trial.set_user_attr(FOLD_MACRO_F1_ATTR, fold_f1)
                 raise optuna.TrialPruned()
-        pooled = score(self.y_fit, np.argmax(probabilities, axis=-1))
-        trial.set_user_attr(FITNESS_ATTR, f"cv{self.folds}")
-        trial.set_user_attr(FOLD_MACRO_F1_ATTR, [round(v, 6) for v in fold_f1])
-        trial.set_user_attr(FOLD_BEST_EPOCH_ATTR, best_epochs)
-        trial.set_user_attr(OOF_MACRO_F1_ATTR, pooled.macro_f1)
-        trial.set_user_attr("weighted_f1", pooled.weighted_f1)
-        trial.set_user_attr("accuracy", pooled.accuracy)
-        trial.set_user_attr("epochs", epochs)
-        # What the final model trains for on train + validation: the folds' typical stop.
-        trial.set_user_attr("best_epoch", max(1, round(float(np.mean(best_epochs)))))
-        trial.set_user_attr("train_seconds", round(seconds, 4))
-        curves["fold_macro_f1"] = [round(v, 5) for v in fold_f1]
-        trial.set_user_attr("curves", curves)
-        trial.set_user_attr(OOF_ATTR, encode_probabilities(probabilities))
+        for key, value in cv_attrs(results, probabilities, self.y_fit).items():
+            trial.set_user_attr(key, value)
         return float(np.mean(fold_f1))

@@ -1,0 +1,170 @@
+"""A study whose heads train in batches: ``ask()`` a batch, train it as one program, ``tell()``
+each trial (``optimize_in_batches``, the CLI's ``--heads-per-program``).
+
+Trials are the same as :class:`HeadObjective`'s: the same genes suggested, the same seeds
+(``seed + trial.number``; fold ``k``: ``(seed + trial.number) * MAX_FOLDS + k``), the same
+value and user attributes, and per-epoch validation macro F1 reported per trial. Every trial
+of a batch is RUNNING while the batch trains and beats its heartbeat (RDB storages), so a
+worker killed mid-batch leaves trials that the next worker fails and retries, as with
+``study.optimize``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import optuna
+from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
+from optuna.trial import FrozenTrial, TrialState
+
+from optuna_hamming.data import FeatureSet, Splits
+from optuna_hamming.paper import suggest_paper_genome
+from optuna_hamming.sampler import HammingGASampler
+from optuna_hamming.vision.batched import DataSplit, HeadTask, train_heads_together
+from optuna_hamming.vision.fitness import MAX_FOLDS, check_fitness, cv_folds
+from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome
+from optuna_hamming.vision.objective import free_keras_memory
+from optuna_hamming.vision.trial_attrs import cv_attrs, holdout_attrs
+
+Callback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+def optimize_in_batches(
+    study: optuna.Study,
+    features: FeatureSet,
+    splits: Splits,
+    *,
+    heads_per_program: int,
+    n_trials: int,
+    max_epochs: int = 200,
+    patience: int = 5,
+    batch_size: int = 32,
+    seed: int = 0,
+    fitness: str = "holdout",
+    folds: int = 5,
+    callbacks: Sequence[Callback] = (),
+    should_stop: Callable[[], bool] | None = None,
+    catch: tuple[type[Exception], ...] = (),
+) -> int:
+    """Run up to ``n_trials`` trials, ``heads_per_program`` at a time (with ``fitness="cv"``
+    each trial's folds train in the program too); returns the trials told.
+
+    ``callbacks`` run after each trial is told, as ``study.optimize``'s; ``should_stop`` is
+    asked after each batch. An exception of a type in ``catch`` fails the batch's trials and
+    the study goes on; any other fails them and is raised. With :class:`HammingGASampler` a
+    batch is at most the children its open generation has left (a generation of the paper's
+    GA closes only when all its children have finished), so none trains an extra child."""
+    if heads_per_program < 1:
+        raise ValueError(f"`heads_per_program` must be >= 1, got {heads_per_program}")
+    check_fitness(fitness, folds)
+    X, y = features.X, features.y
+    n_classes = len(features.class_names)
+    if fitness == "cv":
+        X_fit, y_fit = X[splits.train_and_validation], y[splits.train_and_validation]
+        positions = cv_folds(y_fit, folds, seed)
+        data = [DataSplit(X_fit[a], y_fit[a], X_fit[b], y_fit[b]) for a, b in positions]
+        plan = _Plan(data, n_classes, fitness, seed, [b for _, b in positions], y_fit)
+    else:
+        data = [
+            DataSplit(X[splits.train], y[splits.train], X[splits.validation], y[splits.validation])
+        ]
+        plan = _Plan(data, n_classes, fitness, seed, [], y[splits.validation])
+    told = 0
+    while told < n_trials and not (should_stop is not None and should_stop()):
+        if is_heartbeat_enabled(study._storage):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+        size = min(heads_per_program, n_trials - told)
+        if isinstance(study.sampler, HammingGASampler):
+            # A generation's children, never more: extra children would not join it.
+            size = min(size, max(1, study.sampler.children_left(study)))
+        with warnings.catch_warnings():
+            # "Heartbeat ... supposed to be used with Study.optimize": the batch beats below.
+            warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+            trials = [study.ask() for _ in range(size)]
+        with contextlib.ExitStack() as beating:
+            for trial in trials:
+                heartbeat: Any = get_heartbeat_thread(trial._trial_id, study._storage)
+                beating.enter_context(heartbeat)  # (a context manager, not typed as one)
+            try:
+                outcomes = plan.train(trials, max_epochs, patience, batch_size)
+            except Exception as error:
+                for trial in trials:
+                    trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:2000])
+                    frozen = study.tell(trial, state=TrialState.FAIL)
+                    for callback in callbacks:
+                        callback(study, frozen)
+                told += len(trials)
+                if not isinstance(error, catch):
+                    raise
+                continue
+            finally:
+                free_keras_memory()
+        for trial, (value, attrs) in zip(trials, outcomes, strict=True):
+            for key, attr in attrs.items():
+                trial.set_user_attr(key, attr)
+            frozen = study.tell(trial, value)
+            for callback in callbacks:
+                callback(study, frozen)
+        told += len(trials)
+    return told
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every batch of a study trains on, and how its trials are scored."""
+
+    data: list[DataSplit]
+    n_classes: int
+    fitness: str
+    seed: int
+    held: list[npt.NDArray[np.int64]]  # CV: each fold's positions in train + validation
+    y_scored: npt.NDArray[np.int64]  # CV: the labels of train + validation
+
+    def train(
+        self, trials: list[optuna.Trial], max_epochs: int, patience: int, batch_size: int
+    ) -> list[tuple[float, dict[str, Any]]]:
+        genomes = [HeadGenome.from_params(suggest_paper_genome(t)) for t in trials]
+        cv = self.fitness == "cv"
+        folds = len(self.data) if cv else 1
+        tasks = [
+            HeadTask(g, ((self.seed + t.number) * MAX_FOLDS + k) % SEED_MODULUS, k)
+            if cv
+            else HeadTask(g, self.seed + t.number)
+            for t, g in zip(trials, genomes, strict=True)
+            for k in range(folds)
+        ]
+
+        def report(task: int, epoch: int, value: float) -> bool:
+            if cv:
+                return False  # a CV trial reports its running mean fold by fold, below
+            trials[task].report(value, epoch)
+            return trials[task].should_prune()
+
+        outcomes = train_heads_together(
+            tasks, self.data, n_classes=self.n_classes, max_epochs=max_epochs,
+            patience=patience, batch_size=batch_size, on_epoch=report,
+        )  # fmt: skip
+        if not cv:
+            return [(o.result.scores.macro_f1, holdout_attrs(o.result)) for o in outcomes]
+        scored = []
+        for i, trial in enumerate(trials):
+            mine = outcomes[i * folds : (i + 1) * folds]
+            fold_f1 = [o.result.scores.macro_f1 for o in mine]
+            for k in range(folds):
+                trial.report(float(np.mean(fold_f1[: k + 1])), k)
+            probabilities = np.zeros((len(self.y_scored), self.n_classes), dtype=np.float32)
+            for held, outcome in zip(self.held, mine, strict=True):
+                probabilities[held] = outcome.probabilities
+            results = [o.result for o in mine]
+            scored.append(
+                (float(np.mean(fold_f1)), cv_attrs(results, probabilities, self.y_scored))
+            )
+        return scored
