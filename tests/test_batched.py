@@ -14,11 +14,12 @@ import keras
 import numpy as np
 import optuna
 import pytest
-from conftest import write_digit_features
+from conftest import small_search, write_digit_features
 from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.data import load_features_npz, stratified_splits
+from optuna_hamming.tracking.dashboard_notes import read_note
 from optuna_hamming.vision import HeadObjective
 from optuna_hamming.vision.batched import (
     BatchedTrainingError,
@@ -30,6 +31,7 @@ from optuna_hamming.vision.batched_study import optimize_in_batches
 from optuna_hamming.vision.fitness import OOF_ATTR, decode_probabilities
 from optuna_hamming.vision.heads import HeadGenome
 from optuna_hamming.vision.objective import train_head
+from tests.cli_helpers import run_cli, runs_by_role
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.keras
@@ -179,6 +181,39 @@ def test_a_worker_killed_mid_batch_leaves_trials_the_next_one_fails_and_retries(
         assert retry.state == TrialState.COMPLETE and retry.params == trials[number].params
     sampler = HammingGASampler(population_size=4, seed=0)
     assert sampler.close_finished_generations(study) >= 1  # generation 0 closes on the retries
-    assert sorted(HammingGASampler.generations(study)[0]["members"]) == sorted(
-        t.number for t in trials if t.state == TrialState.COMPLETE
-    )[:4]
+    assert (
+        sorted(HammingGASampler.generations(study)[0]["members"])
+        == sorted(t.number for t in trials if t.state == TrialState.COMPLETE)[:4]
+    )
+
+
+@jax_only
+def test_the_cli_trains_batches_and_logs_a_run_per_trial(tmp_path: Path) -> None:
+    search = small_search(tmp_path, "batched")
+    code, out, err = run_cli(*search.argv("--generations", "2", "--heads-per-program", "4"))
+    assert code == 0, err
+    assert "4 heads per program" in out
+    study = optuna.load_study(study_name="batched", storage=search.storage)
+    assert len(HammingGASampler.generations(study)) >= 2
+    finished = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    runs = runs_by_role(search.tracking_uri, "batched")
+    assert {int(r.data.params["trial_number"]) for r in runs["trial"]} == {
+        t.number for t in study.trials
+    }
+    for run in runs["trial"]:
+        trial = study.trials[int(run.data.params["trial_number"])]
+        assert run.data.metrics["macro_f1"] == pytest.approx(trial.value)
+        assert "val_macro_f1" in run.data.metrics and "epochs" in run.data.metrics
+        assert run.info.run_id in read_note(study, trial)  # the note links the run
+    assert len(runs["final-model"]) == 1 and len(finished) == len(study.trials)
+
+
+def test_the_cli_refuses_batches_off_jax_or_with_threads(tmp_path: Path) -> None:
+    search = small_search(tmp_path, "refused")
+    if keras.backend.backend() != "jax":
+        code, _, err = run_cli(*search.argv("--heads-per-program", "4"))
+        assert code == 2 and "KERAS_BACKEND=jax" in err
+    else:
+        code, _, err = run_cli(*search.argv("--heads-per-program", "4", "--n-jobs", "2"))
+        assert code == 2 and "--n-jobs" in err
+    assert not Path(search.storage.removeprefix("sqlite:///")).exists()  # refused before a study

@@ -423,7 +423,7 @@ def _optimize_in_batches(
         fitness=args.fitness,
         folds=args.folds,
         # The tracker logs each told trial's run; then the progress line and the notes.
-        callbacks=[tracker, progress, DashboardNotes(tracker.run_url)],
+        callbacks=[tracker, progress, DashboardNotes(tracker.run_url, tracker.logged_runs)],
         should_stop=progress.reached,
         catch=(Exception,),
     )

@@ -150,26 +150,29 @@ class DashboardNotes:
     the study's generation table.
 
     Args:
-        run_url: Maps an MLflow run id to its page, e.g. from
-            ``StudyTracker.run_url``; None leaves the link out. The run id is the one the
-            tracker's wrapped objective stores on the trial.
+        run_url: Maps an MLflow run id to its page, e.g. ``StudyTracker.run_url``; None
+            leaves the link out. The run id is the one the tracker's wrapped objective stores
+            on the trial, else the one ``run_ids`` (``StudyTracker.logged_runs``) has for it.
     """
 
-    def __init__(self, run_url: Any = None) -> None:
+    def __init__(self, run_url: Any = None, run_ids: Mapping[int, str] | None = None) -> None:
         self.run_url = run_url
+        self.run_ids = run_ids if run_ids is not None else {}
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        write_notes(study, trial, self.run_url)
+        write_notes(study, trial, self.run_url, self.run_ids.get(trial.number))
 
 
-def write_notes(study: optuna.Study, trial: FrozenTrial, run_url: Any = None) -> None:
+def write_notes(
+    study: optuna.Study, trial: FrozenTrial, run_url: Any = None, run_id: str | None = None
+) -> None:
     """Write ``trial``'s note and, if it grew, the study's generation table."""
     parents = trial.user_attrs.get(PARENTS_ATTR) or []
     scores: dict[int, float | None] = {}
     if parents:
         by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
         scores = {p: by_number[p].value for p in parents if p in by_number}
-    run_id = trial.system_attrs.get(RUN_ID_ATTR)
+    run_id = trial.system_attrs.get(RUN_ID_ATTR, run_id)
     url = run_url(run_id) if run_url is not None and isinstance(run_id, str) else None
     _save(study, trial._trial_id, trial_note(trial, scores, url))
     generations = read_generations(study)

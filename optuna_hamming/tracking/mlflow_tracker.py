@@ -116,6 +116,7 @@ class StudyTracker(LateRuns):
         self.outage = Outage(self.tracking_uri, outage_wait)
         self._study: optuna.Study | None = None
         self.dataset = dataset
+        self.logged_runs: dict[int, str] = {}  # trial number -> run, of runs the callback made
         served = self.tracking_uri.startswith(("http://", "https://"))
         self.ui_url = ui_url or (self.tracking_uri if served else None)
 
@@ -293,6 +294,7 @@ class StudyTracker(LateRuns):
                 )
                 value = trial.value if trial.state == TrialState.COMPLETE else None
                 self._close_run(run_id, value, trial.state)
+                self.logged_runs[trial.number] = run_id
                 return True
 
             if self._safely(log) is None:
