@@ -6,14 +6,13 @@ import argparse
 import contextlib
 import errno
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler, recommended_sampler
 from optuna_hamming.cli.common import (
@@ -29,6 +28,7 @@ from optuna_hamming.cli.final import (
     plan_final_model,
     stored_final_key,
 )
+from optuna_hamming.cli.optimize import check_batched, optimize_in_batches, optimize_one_by_one
 from optuna_hamming.cli.output import print_generation_table
 from optuna_hamming.cli.parser import DEFAULT_UI_URL
 from optuna_hamming.cli.quiet import library_chatter_kept_out
@@ -45,52 +45,11 @@ from optuna_hamming.data import (
     FeatureSet,
     stratified_splits,
 )
-from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR
+from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
 from optuna_hamming.storages import study_lock
 
 if TYPE_CHECKING:
     from optuna_hamming.tracking import DatasetDescription
-
-
-class _Progress:
-    """One line per finished trial, and the stop at the target generation (``stops`` the
-    study inside ``optimize``; batches ask ``reached`` instead)."""
-
-    def __init__(
-        self, sampler: HammingGASampler, tracker: Any, target: int, stops: bool = True
-    ) -> None:
-        self.sampler, self.tracker, self.target = sampler, tracker, target
-        self.stops = stops
-        self.lock = threading.Lock()
-        self.started = time.perf_counter()
-        self.closed = 0
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        with self.lock:
-            self.closed = self.sampler.close_finished_generations(study)
-            self.tracker.log_generations(study)
-            try:
-                best = f"{study.best_value:.3f}"
-            except ValueError:
-                best = "-"
-            value = f"{trial.value:.3f}" if trial.value is not None else trial.state.name
-            params = trial.params
-            genome = (
-                f"{params.get('neurons')}x{params.get('layers')} {params.get('activation')} "
-                f"{params.get('optimizer')}"
-            )
-            print(
-                f"trial {trial.number:>4}  gen {trial.user_attrs.get(GENERATION_ATTR, '?'):>2}  "
-                f"{trial.user_attrs.get(ORIGIN_ATTR, ''):<15} {genome:<28} macro F1 {value:>6}  "
-                f"best {best}  [{self.closed}/{self.target} generations, "
-                f"{time.perf_counter() - self.started:.0f} s]",
-                flush=True,
-            )
-            if self.stops and self.reached():
-                study.stop()
-
-    def reached(self) -> bool:
-        return self.closed >= self.target
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -121,7 +80,7 @@ def _search(args: argparse.Namespace) -> int:
             f"weights file {args.weights} does not exist: pass imagenet, none or a file"
         )
     if args.heads_per_program > 1:
-        _check_batched(args)
+        check_batched(args)
     image_size = args.image_size or default_image_size(backbone)
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     check_tracking_server(tracking_uri)
@@ -196,9 +155,9 @@ def _search(args: argparse.Namespace) -> int:
         except ValueError as error:  # checked by check_folds already; kept for safety
             raise UserError(str(error).replace("folds=", "--folds ")) from None
         if args.heads_per_program > 1:
-            _optimize_in_batches(study, sampler, tracker, features, splits, args)
+            optimize_in_batches(study, sampler, tracker, features, splits, args)
         else:
-            _optimize(study, sampler, tracker, tracker.track(objective), args)
+            optimize_one_by_one(study, sampler, tracker, tracker.track(objective), args)
         print_generation_table(study)
         # Workers of one study all get here; the first builds the final model, and a
         # worker that finds it built (or being built) for this best trial leaves it.
@@ -238,22 +197,6 @@ def _search(args: argparse.Namespace) -> int:
         raise
     _print_summary(study, final, plots, args, tracking_uri, time.perf_counter() - started)
     return 0
-
-
-def _check_batched(args: argparse.Namespace) -> None:
-    import keras
-
-    if keras.backend.backend() != "jax":
-        raise UserError(
-            f"--heads-per-program {args.heads_per_program} trains heads as one JAX program, "
-            f"and Keras runs on {keras.backend.backend()}: set KERAS_BACKEND=jax (pip install "
-            "jax), or leave --heads-per-program at 1"
-        )
-    if args.n_jobs > 1:
-        raise UserError(
-            "--heads-per-program and --n-jobs both run trials side by side: pass one of them "
-            "(start more processes on the same --storage for more workers)"
-        )
 
 
 def _served(tracking_uri: str) -> bool:
@@ -347,91 +290,6 @@ def _features(
         flush=True,
     )
     return features
-
-
-def _optimize(
-    study: optuna.Study,
-    sampler: HammingGASampler,
-    tracker: Any,
-    objective: Any,
-    args: argparse.Namespace,
-) -> None:
-    from optuna_hamming.tracking.dashboard_notes import DashboardNotes
-
-    target = args.generations
-    closed = sampler.close_finished_generations(study)
-    tracker.log_generations(study)
-    if closed >= target:
-        print(f"the study already has {closed} closed generations (asked for {target})")
-        return
-    print(
-        f"searching: population {args.population}, {target} generations, {args.n_jobs} job(s)",
-        flush=True,
-    )
-    # Every trial failing would never close a generation: bound the trials.
-    budget = args.population * (target + 1) * 3
-    study.optimize(
-        objective,
-        n_trials=budget,
-        n_jobs=args.n_jobs,
-        # Notes after the progress line: it closes the generations the study note shows.
-        callbacks=[_Progress(sampler, tracker, target), DashboardNotes(tracker.run_url)],
-        catch=(Exception,),
-        gc_after_trial=False,
-    )
-    if sampler.close_finished_generations(study) < target:
-        failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        raise UserError(
-            f"{len(failed)} trials failed and the study did not reach {target} generations; "
-            "the MLflow runs of the failed trials hold their errors (tag 'error')"
-        )
-
-
-def _optimize_in_batches(
-    study: optuna.Study,
-    sampler: HammingGASampler,
-    tracker: Any,
-    features: FeatureSet,
-    splits: Any,
-    args: argparse.Namespace,
-) -> None:
-    from optuna_hamming.tracking.dashboard_notes import DashboardNotes
-    from optuna_hamming.vision.batched_study import optimize_in_batches
-
-    target = args.generations
-    closed = sampler.close_finished_generations(study)
-    tracker.log_generations(study)
-    if closed >= target:
-        print(f"the study already has {closed} closed generations (asked for {target})")
-        return
-    print(
-        f"searching: population {args.population}, {target} generations, "
-        f"{args.heads_per_program} heads per program",
-        flush=True,
-    )
-    progress = _Progress(sampler, tracker, target, stops=False)
-    optimize_in_batches(
-        study,
-        features,
-        splits,
-        heads_per_program=args.heads_per_program,
-        n_trials=args.population * (target + 1) * 3,  # as _optimize: failures are bounded
-        max_epochs=args.max_epochs,
-        patience=args.patience,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        fitness=args.fitness,
-        folds=args.folds,
-        # The tracker logs each told trial's run; then the progress line and the notes.
-        callbacks=[tracker, progress, DashboardNotes(tracker.run_url, tracker.logged_runs)],
-        should_stop=progress.reached,
-        catch=(Exception,),
-    )
-    if sampler.close_finished_generations(study) < target:
-        failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        raise UserError(
-            f"{len(failed)} trials failed and the study did not reach {target} generations"
-        )
 
 
 def _plots(study: optuna.Study, tracker: Any, directory: Path) -> list[Path]:
