@@ -23,12 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def current_rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heads", type=int, default=30)
@@ -44,7 +38,7 @@ def main() -> int:
     import keras
     import optuna
     from _timing import machine
-    from head_training import default_features
+    from head_training import current_rss_mb, default_features
 
     from optuna_hamming.data import stratified_splits
     from optuna_hamming.paper import suggest_paper_genome

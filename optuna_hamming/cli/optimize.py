@@ -85,10 +85,7 @@ def optimize_one_by_one(
     from optuna_hamming.tracking.dashboard_notes import DashboardNotes
 
     target = args.generations
-    closed = sampler.close_finished_generations(study)
-    tracker.log_generations(study)
-    if closed >= target:
-        print(f"the study already has {closed} closed generations (asked for {target})")
+    if _reached_already(study, sampler, tracker, target):
         return
     print(
         f"searching: population {args.population}, {target} generations, {args.n_jobs} job(s)",
@@ -105,12 +102,7 @@ def optimize_one_by_one(
         catch=(Exception,),
         gc_after_trial=False,
     )
-    if sampler.close_finished_generations(study) < target:
-        failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        raise UserError(
-            f"{len(failed)} trials failed and the study did not reach {target} generations; "
-            "the MLflow runs of the failed trials hold their errors (tag 'error')"
-        )
+    _check_reached(study, sampler, target)
 
 
 def optimize_in_batches(
@@ -125,10 +117,7 @@ def optimize_in_batches(
     from optuna_hamming.vision import batched_study
 
     target = args.generations
-    closed = sampler.close_finished_generations(study)
-    tracker.log_generations(study)
-    if closed >= target:
-        print(f"the study already has {closed} closed generations (asked for {target})")
+    if _reached_already(study, sampler, tracker, target):
         return
     print(
         f"searching: population {args.population}, {target} generations, "
@@ -153,8 +142,23 @@ def optimize_in_batches(
         should_stop=progress.reached,
         catch=(Exception,),
     )
+    _check_reached(study, sampler, target)
+
+
+def _reached_already(
+    study: optuna.Study, sampler: HammingGASampler, tracker: Any, target: int
+) -> bool:
+    closed = sampler.close_finished_generations(study)
+    tracker.log_generations(study)
+    if closed >= target:
+        print(f"the study already has {closed} closed generations (asked for {target})")
+    return closed >= target
+
+
+def _check_reached(study: optuna.Study, sampler: HammingGASampler, target: int) -> None:
     if sampler.close_finished_generations(study) < target:
         failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
         raise UserError(
-            f"{len(failed)} trials failed and the study did not reach {target} generations"
+            f"{len(failed)} trials failed and the study did not reach {target} generations; "
+            "the MLflow runs of the failed trials hold their errors (tag 'error')"
         )
