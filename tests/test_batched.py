@@ -217,3 +217,27 @@ def test_the_cli_refuses_batches_off_jax_or_with_threads(tmp_path: Path) -> None
         code, _, err = run_cli(*search.argv("--heads-per-program", "4", "--n-jobs", "2"))
         assert code == 2 and "--n-jobs" in err
     assert not Path(search.storage.removeprefix("sqlite:///")).exists()  # refused before a study
+
+
+@jax_only
+def test_a_pruned_head_leaves_its_batch_and_its_trial_is_pruned(tmp_path: Path) -> None:
+    features = load_features_npz(write_digit_features(tmp_path / "digits.npz"))
+    splits = stratified_splits(features.y, seed=0)
+    options = {"max_epochs": 5, "patience": 2, "seed": 3}
+
+    def study() -> optuna.Study:
+        # Prunes a head after its second epoch whatever its score.
+        return optuna.create_study(
+            direction="maximize",
+            sampler=HammingGASampler(population_size=4, seed=2),
+            pruner=optuna.pruners.ThresholdPruner(upper=-1.0, n_warmup_steps=1),
+        )
+
+    one_by_one = study()
+    one_by_one.optimize(HeadObjective(features, splits, **options), n_trials=4)
+    batched = study()
+    optimize_in_batches(batched, features, splits, heads_per_program=4, n_trials=4, **options)
+    for a, b in zip(one_by_one.trials, batched.trials, strict=True):
+        assert a.state == b.state == TrialState.PRUNED
+        assert b.user_attrs["epochs"] == a.user_attrs["epochs"] == 2
+        assert sorted(b.intermediate_values) == sorted(a.intermediate_values) == [0, 1]

@@ -167,11 +167,11 @@ def write_notes(
     study: optuna.Study, trial: FrozenTrial, run_url: Any = None, run_id: str | None = None
 ) -> None:
     """Write ``trial``'s note and, if it grew, the study's generation table."""
-    parents = trial.user_attrs.get(PARENTS_ATTR) or []
-    scores: dict[int, float | None] = {}
-    if parents:
-        by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
-        scores = {p: by_number[p].value for p in parents if p in by_number}
+    # The parents alone, not every trial: this runs once per finished trial.
+    storage, scores = study._storage, {}
+    for number in set(trial.user_attrs.get(PARENTS_ATTR) or []):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        scores[number] = storage.get_trial(trial_id).value
     run_id = trial.system_attrs.get(RUN_ID_ATTR, run_id)
     url = run_url(run_id) if run_url is not None and isinstance(run_id, str) else None
     _save(study, trial._trial_id, trial_note(trial, scores, url))

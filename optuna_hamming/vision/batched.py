@@ -74,6 +74,7 @@ class HeadOutcome:
 
 @dataclass
 class _Head:
+    number: int  # the task's index in train_heads_together's list (what on_epoch names)
     task: HeadTask
     model: keras.Model
     state: tuple[list[Any], list[Any], list[Any]]
@@ -137,7 +138,7 @@ def _train_group(
 
     n_features = split.X_train.shape[1]
     heads = []
-    for task in tasks:
+    for number, task in zip(numbers, tasks, strict=True):
         model = build_head(
             task.genome, n_features=n_features, n_classes=n_classes, seed=task.seed,
             jit_compile=False,
@@ -152,7 +153,8 @@ def _train_group(
         # fit() peeks at the first batch and then calls the dataset's on_epoch_end before
         # epoch 1, so ShuffledBatches trains its first epoch on its second permutation.
         rng.permutation(len(split.y_train))
-        heads.append(_Head(task, model, state, rng, rng.permutation(len(split.y_train))))
+        order = rng.permutation(len(split.y_train))
+        heads.append(_Head(number, task, model, state, rng, order))
     X, y = jnp.asarray(split.X_train), jnp.asarray(split.y_train)
     X_val = jnp.asarray(split.X_val)
     program: _Program | None = None
@@ -170,9 +172,7 @@ def _train_group(
                 continue
             head.seconds += seconds
             _end_epoch(head, epoch, losses[:, k], probabilities[k], split, patience, batch_size)
-            if on_epoch is not None and on_epoch(
-                numbers[heads.index(head)], epoch, head.val_f1[-1]
-            ):
+            if on_epoch is not None and on_epoch(head.number, epoch, head.val_f1[-1]):
                 head.running, head.pruned = False, True
         for head in running:
             head.order = head.rng.permutation(len(split.y_train))  # ShuffledBatches.on_epoch_end

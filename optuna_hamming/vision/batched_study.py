@@ -14,11 +14,9 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import optuna
 from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
@@ -27,9 +25,8 @@ from optuna_hamming.data import FeatureSet, Splits
 from optuna_hamming.paper import suggest_paper_genome
 from optuna_hamming.sampler import HammingGASampler
 from optuna_hamming.vision.batched import DataSplit, HeadTask, train_heads_together
-from optuna_hamming.vision.fitness import MAX_FOLDS, check_fitness, cv_folds
-from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome
-from optuna_hamming.vision.objective import free_keras_memory
+from optuna_hamming.vision.heads import HeadGenome
+from optuna_hamming.vision.objective import HeadObjective, free_keras_memory
 from optuna_hamming.vision.trial_attrs import cv_attrs, holdout_attrs
 
 Callback = Callable[[optuna.Study, FrozenTrial], None]
@@ -62,19 +59,13 @@ def optimize_in_batches(
     GA closes only when all its children have finished), so none trains an extra child."""
     if heads_per_program < 1:
         raise ValueError(f"`heads_per_program` must be >= 1, got {heads_per_program}")
-    check_fitness(fitness, folds)
-    X, y = features.X, features.y
-    n_classes = len(features.class_names)
-    if fitness == "cv":
-        X_fit, y_fit = X[splits.train_and_validation], y[splits.train_and_validation]
-        positions = cv_folds(y_fit, folds, seed)
-        data = [DataSplit(X_fit[a], y_fit[a], X_fit[b], y_fit[b]) for a, b in positions]
-        plan = _Plan(data, n_classes, fitness, seed, [b for _, b in positions], y_fit)
-    else:
-        data = [
-            DataSplit(X[splits.train], y[splits.train], X[splits.validation], y[splits.validation])
-        ]
-        plan = _Plan(data, n_classes, fitness, seed, [], y[splits.validation])
+    # The objective trials would be given one by one: its splits, folds, seeds and checks.
+    plan = _Batches(
+        HeadObjective(
+            features, splits, max_epochs=max_epochs, patience=patience,
+            batch_size=batch_size, seed=seed, fitness=fitness, folds=folds,
+        )
+    )  # fmt: skip
     told = 0
     while told < n_trials and not (should_stop is not None and should_stop()):
         if is_heartbeat_enabled(study._storage):
@@ -94,7 +85,7 @@ def optimize_in_batches(
                 heartbeat: Any = get_heartbeat_thread(trial._trial_id, study._storage)
                 beating.enter_context(heartbeat)  # (a context manager, not typed as one)
             try:
-                outcomes = plan.train(trials, max_epochs, patience, batch_size)
+                outcomes = plan.train(trials)
             except Exception as error:
                 for trial in trials:
                     trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:2000])
@@ -107,37 +98,40 @@ def optimize_in_batches(
                 continue
             finally:
                 free_keras_memory()
-        for trial, (value, attrs) in zip(trials, outcomes, strict=True):
+        for trial, (value, attrs, pruned) in zip(trials, outcomes, strict=True):
             for key, attr in attrs.items():
                 trial.set_user_attr(key, attr)
-            frozen = study.tell(trial, value)
+            # As HeadObjective raising TrialPruned: PRUNED, with its last reported value.
+            frozen = (
+                study.tell(trial, state=TrialState.PRUNED) if pruned else study.tell(trial, value)
+            )
             for callback in callbacks:
                 callback(study, frozen)
         told += len(trials)
     return told
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What every batch of a study trains on, and how its trials are scored."""
+class _Batches:
+    """Trains batches of ``objective``'s trials: its data as :class:`DataSplit` s (the holdout
+    split, or its CV folds), its seeds, and its scoring."""
 
-    data: list[DataSplit]
-    n_classes: int
-    fitness: str
-    seed: int
-    held: list[npt.NDArray[np.int64]]  # CV: each fold's positions in train + validation
-    y_scored: npt.NDArray[np.int64]  # CV: the labels of train + validation
+    def __init__(self, objective: HeadObjective) -> None:
+        self.objective = objective
+        if objective.fitness == "cv":
+            X, y = objective.X_fit, objective.y_fit
+            self.data = [DataSplit(X[a], y[a], X[b], y[b]) for a, b in objective.fold_positions]
+        else:
+            o = objective
+            self.data = [DataSplit(o.X_train, o.y_train, o.X_val, o.y_val)]
 
-    def train(
-        self, trials: list[optuna.Trial], max_epochs: int, patience: int, batch_size: int
-    ) -> list[tuple[float, dict[str, Any]]]:
+    def train(self, trials: list[optuna.Trial]) -> list[tuple[float, dict[str, Any], bool]]:
+        """Each trial's value, user attributes and whether it was pruned."""
+        objective = self.objective
         genomes = [HeadGenome.from_params(suggest_paper_genome(t)) for t in trials]
-        cv = self.fitness == "cv"
-        folds = len(self.data) if cv else 1
+        cv = objective.fitness == "cv"
+        folds = len(self.data)
         tasks = [
-            HeadTask(g, ((self.seed + t.number) * MAX_FOLDS + k) % SEED_MODULUS, k)
-            if cv
-            else HeadTask(g, self.seed + t.number)
+            HeadTask(g, objective.trial_seed(t.number, k if cv else None), k)
             for t, g in zip(trials, genomes, strict=True)
             for k in range(folds)
         ]
@@ -149,22 +143,23 @@ class _Plan:
             return trials[task].should_prune()
 
         outcomes = train_heads_together(
-            tasks, self.data, n_classes=self.n_classes, max_epochs=max_epochs,
-            patience=patience, batch_size=batch_size, on_epoch=report,
+            tasks, self.data, n_classes=objective.n_classes, max_epochs=objective.max_epochs,
+            patience=objective.patience, batch_size=objective.batch_size, on_epoch=report,
         )  # fmt: skip
         if not cv:
-            return [(o.result.scores.macro_f1, holdout_attrs(o.result)) for o in outcomes]
+            return [
+                (o.result.scores.macro_f1, holdout_attrs(o.result), o.result.pruned)
+                for o in outcomes
+            ]
         scored = []
         for i, trial in enumerate(trials):
             mine = outcomes[i * folds : (i + 1) * folds]
             fold_f1 = [o.result.scores.macro_f1 for o in mine]
             for k in range(folds):
                 trial.report(float(np.mean(fold_f1[: k + 1])), k)
-            probabilities = np.zeros((len(self.y_scored), self.n_classes), dtype=np.float32)
-            for held, outcome in zip(self.held, mine, strict=True):
+            probabilities = np.zeros((len(objective.y_fit), objective.n_classes), np.float32)
+            for (_, held), outcome in zip(objective.fold_positions, mine, strict=True):
                 probabilities[held] = outcome.probabilities
-            results = [o.result for o in mine]
-            scored.append(
-                (float(np.mean(fold_f1)), cv_attrs(results, probabilities, self.y_scored))
-            )
+            attrs = cv_attrs([o.result for o in mine], probabilities, objective.y_fit)
+            scored.append((float(np.mean(fold_f1)), attrs, False))
         return scored

@@ -268,6 +268,12 @@ class HeadObjective:
             self.X_fit, self.y_fit = X[splits.train_and_validation], y[splits.train_and_validation]
             self.fold_positions = cv_folds(self.y_fit, folds, seed)
 
+    def trial_seed(self, number: int, fold: int | None = None) -> int:
+        """The training seed of trial ``number`` (of its fold ``fold`` under CV)."""
+        if fold is None:
+            return self.seed + number
+        return ((self.seed + number) * MAX_FOLDS + fold) % SEED_MODULUS
+
     def __call__(self, trial: optuna.Trial) -> float:
         from optuna_hamming.vision.trial_attrs import holdout_attrs  # (it imports this module)
 
@@ -281,7 +287,7 @@ class HeadObjective:
                 self.y_train,
                 self.X_val,
                 self.y_val,
-                self.seed + trial.number,
+                self.trial_seed(trial.number),
                 trial,
             )
             del model
@@ -323,7 +329,7 @@ class HeadObjective:
         fold_f1: list[float] = []
         results: list[TrainingResult] = []
         for k, (fit, held) in enumerate(self.fold_positions):
-            fold_seed = ((self.seed + trial.number) * MAX_FOLDS + k) % SEED_MODULUS
+            fold_seed = self.trial_seed(trial.number, k)
             with _TRAINING:
                 model, result = self._train(
                     genome, self.X_fit[fit], self.y_fit[fit], self.X_fit[held],
