@@ -148,7 +148,7 @@ def test_the_recommended_sampler_screens_the_heads_it_trains(tmp_path: Path) -> 
     assert len(first["members"]) == 10  # SurrogateScreening's initial generation
     screened = [t for t in study.trials if SCREENED_ATTR in t.user_attrs]
     predicted = [t.user_attrs[SCREENED_ATTR]["predicted"] for t in screened]
-    assert predicted == first["screening"]["predicted"] and len(screened) == 8
+    assert predicted == first["screening"]["predicted"] and len(screened) == 4
     (study_run,) = runs_by_role(search.tracking_uri, "screened")["study"]
     assert study_run.data.params["sampler.screening"] == "SurrogateScreening"
 

@@ -118,6 +118,28 @@ def test_expected_improvement_by_hand() -> None:
     assert ei == pytest.approx([1 / np.sqrt(2 * np.pi), 1.0, 0.0])
 
 
+@pytest.mark.parametrize("min_samples_leaf", [1, 3])
+def test_forest_surrogate_predicts_what_scikit_learns_extra_trees_predict(
+    min_samples_leaf: int,
+) -> None:
+    # It fits the trees one by one for speed: the forest they make must be scikit-learn's.
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    rng = np.random.default_rng(4)
+    features = rng.integers(0, 10, (80, 5)) / 9.0
+    values = rng.normal(size=80)
+    candidates = rng.integers(0, 10, (40, 5)) / 9.0
+    surrogate = ForestSurrogate(n_trees=7, min_samples_leaf=min_samples_leaf, max_features=0.6)
+    mean, spread = surrogate.fit_predict(features, values, candidates, seed=11)
+    forest = ExtraTreesRegressor(
+        n_estimators=7, min_samples_leaf=min_samples_leaf, max_features=0.6, random_state=11
+    ).fit(features, values)
+    per_tree = np.stack([tree.predict(candidates.astype(np.float32)) for tree in forest.estimators_])
+    np.testing.assert_array_equal(mean, per_tree.mean(axis=0))
+    np.testing.assert_array_equal(spread, per_tree.std(axis=0))
+    np.testing.assert_allclose(mean, forest.predict(candidates), rtol=1e-12)
+
+
 def test_screen_takes_the_best_then_explores_among_the_bred() -> None:
     acquisition = np.array([0.1, 0.5, 0.3, 0.9])
     greedy = screen(acquisition, [0, 2], 2, explore=0.0, rng=np.random.default_rng(0))
@@ -317,9 +339,10 @@ def test_recommended_sampler_takes_overrides() -> None:
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: SurrogateScreening(children=0), ValueError, "children=8"),
+        (lambda: SurrogateScreening(children=0), ValueError, "children=4"),
         (lambda: SurrogateScreening(explore=1.5), ValueError, "explore=0.2"),
-        (lambda: SurrogateScreening(acquisition="ucb"), ValueError, "acquisition='ei'"),
+        (lambda: SurrogateScreening(acquisition="pi"), ValueError, "acquisition='ucb'"),
+        (lambda: SurrogateScreening(optimism=-1.0), ValueError, "optimism=0.2"),
         (lambda: SurrogateScreening(model=object()), TypeError, "ForestSurrogate()"),
         (lambda: ForestSurrogate(n_trees=1), ValueError, "n_trees=12"),
         (lambda: HammingGASampler(screening=SurrogateScreening), TypeError, "SurrogateScreening"),
