@@ -134,7 +134,8 @@ def test_forest_surrogate_predicts_what_scikit_learns_extra_trees_predict(
     forest = ExtraTreesRegressor(
         n_estimators=7, min_samples_leaf=min_samples_leaf, max_features=0.6, random_state=11
     ).fit(features, values)
-    per_tree = np.stack([tree.predict(candidates.astype(np.float32)) for tree in forest.estimators_])
+    candidates32 = candidates.astype(np.float32)
+    per_tree = np.stack([tree.predict(candidates32) for tree in forest.estimators_])
     np.testing.assert_array_equal(mean, per_tree.mean(axis=0))
     np.testing.assert_array_equal(spread, per_tree.std(axis=0))
     np.testing.assert_allclose(mean, forest.predict(candidates), rtol=1e-12)
