@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.sampler.attributes import CHILD_KEY
+from optuna_hamming.storages import set_study_attrs
 from tests.helpers import (
     check_ga_history,
     make_storage,
@@ -118,3 +119,36 @@ def test_killed_worker_study_resumes(tmp_path: Path) -> None:
     running = [t for t in study.trials if t.state == TrialState.RUNNING]
     assert len(running) <= 1  # the trial that was training when the worker died
     assert check_ga_history(study, 8) >= 8
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_set_study_attrs_inserts_and_updates_on_every_storage(kind: str, tmp_path: Path) -> None:
+    study = optuna.create_study(storage=make_storage(storage_spec(kind, tmp_path)))
+    storage, study_id = study._storage, study._study_id
+    storage.set_study_system_attr(study_id, "ga:plan:1", {"old": True})
+    set_study_attrs(
+        storage,
+        study_id,
+        system={"ga:plan:1": "compacted", "ga:plan:2": {"children": [[0, 1]]}},
+        user={"ga:generation:1": {"members": [3, 4]}},
+    )
+    assert storage.get_study_system_attrs(study_id) == {
+        "ga:plan:1": "compacted",
+        "ga:plan:2": {"children": [[0, 1]]},
+    }
+    assert storage.get_study_user_attrs(study_id) == {"ga:generation:1": {"members": [3, 4]}}
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.id in {"sqlite", "postgres"}])
+def test_set_study_attrs_is_one_transaction_on_rdb_storages(kind: str, tmp_path: Path) -> None:
+    # A value that cannot be written, after one that can: with one transaction neither lands
+    # (a worker that finds the plan also finds the summary); per-attribute commits would
+    # leave the summary behind.
+    study = optuna.create_study(storage=make_storage(storage_spec(kind, tmp_path)))
+    storage, study_id = study._storage, study._study_id
+    with pytest.raises(TypeError):
+        set_study_attrs(
+            storage, study_id, system={"ga:plan:2": object()}, user={"ga:generation:1": [1]}
+        )
+    assert storage.get_study_user_attrs(study_id) == {}
+    assert storage.get_study_system_attrs(study_id) == {}

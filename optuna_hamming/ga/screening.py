@@ -100,7 +100,9 @@ def perturbation(
     mutable = [j for j, n in enumerate(layout.cardinalities) if n >= 2 and child[j] != ABSENT]
     if not mutable:
         return child
-    changed = [j for j in mutable if rng.random() < 2.0 / len(mutable)]
+    # One draw of len(mutable) floats: the same stream as one draw per gene, in one call.
+    draws = rng.random(len(mutable))
+    changed = [j for j, u in zip(mutable, draws, strict=True) if u < 2.0 / len(mutable)]
     if not changed:
         changed = [mutable[int(rng.integers(len(mutable)))]]
     for j in changed:

@@ -37,6 +37,7 @@ from optuna_hamming.sampler.attributes import (
     plan_key,
     summary_key,
 )
+from optuna_hamming.storages import set_study_attrs
 
 # Studies per storage object whose state a process keeps; an evicted one is reloaded from
 # storage when it is used again (correct, only slower).
@@ -155,15 +156,19 @@ class StudyState:
                 closed_members=lambda: self._closed_members(study, plan.generation),
             )
             next_plan = closure.plan
-            # The summary before the plan: a worker that finds plan g + 1 stored then also
-            # finds summary g, whose members the screening's next fit reads.
-            storage.set_study_user_attr(
-                study._study_id, summary_key(plan.generation), closure.summary
-            )
-            storage.set_study_system_attr(study._study_id, plan_key(following), next_plan.to_json())
-            self.members_of[plan.generation] = list(closure.summary["members"])
+            # The summary with (or, without transactions, before) the plan: a worker that
+            # finds plan g + 1 stored then also finds summary g, whose members the
+            # screening's next fit reads.
+            system: dict[str, Any] = {plan_key(following): next_plan.to_json()}
             if plan.generation >= 1:
-                storage.set_study_system_attr(study._study_id, plan_key(plan.generation), COMPACTED)
+                system[plan_key(plan.generation)] = COMPACTED
+            set_study_attrs(
+                storage,
+                study._study_id,
+                system=system,
+                user={summary_key(plan.generation): closure.summary},
+            )
+            self.members_of[plan.generation] = list(closure.summary["members"])
         self.plans = {plan.generation: plan, next_plan.generation: next_plan}
         self.open_generation = next_plan.generation
 

@@ -2,11 +2,12 @@
 
 * :mod:`.lock`: a lock every worker of a study can take, in any storage (one MLflow parent
   run and one final model per study, whoever starts first);
-* ``set_trial_attrs``: several trial attributes in one transaction on RDB storages;
+* ``set_trial_attrs``, ``set_study_attrs``: several trial (study) attributes in one
+  transaction on RDB storages;
 * :mod:`.reconnect`: a wrapper that retries calls cut by a database or Redis restart.
 """
 
-from optuna_hamming.storages._writes import set_trial_attrs
+from optuna_hamming.storages._writes import set_study_attrs, set_trial_attrs
 from optuna_hamming.storages.lock import is_lock_study, lock_name, study_lock
 from optuna_hamming.storages.reconnect import (
     ReconnectingJournalBackend,
@@ -20,6 +21,7 @@ __all__ = [
     "is_connection_error",
     "is_lock_study",
     "lock_name",
+    "set_study_attrs",
     "set_trial_attrs",
     "study_lock",
 ]
