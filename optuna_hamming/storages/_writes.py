@@ -9,6 +9,8 @@ storage, or an Optuna whose internals differ, gets the public per-attribute call
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from optuna.storages import BaseStorage
@@ -27,6 +29,50 @@ def _rdb_backend(storage: BaseStorage) -> Any:
     return backend if isinstance(backend, RDBStorage) else None
 
 
+def _rdb_internals(storage: BaseStorage) -> tuple[Any, Any, Any] | None:
+    """The RDB backend, Optuna's ORM models and its session helper; None on any other
+    storage, or on an Optuna whose internals differ (the public setters are used then)."""
+    rdb = _rdb_backend(storage)
+    if rdb is None:
+        return None
+    try:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+    except ImportError:
+        return None
+    if not hasattr(rdb, "_set_trial_attr_without_commit"):
+        return None
+    return rdb, models, _create_scoped_session
+
+
+Setter = Callable[[str, Any], None]
+
+
+def _in_one_transaction(
+    storage: BaseStorage,
+    one_by_one: list[tuple[Setter, dict[str, Any]]],
+    body: Callable[[Any, Any, Any], None],
+    *,
+    name: str,
+    ignore_integrity_error: bool = False,
+) -> None:
+    """``body(rdb, models, session)`` in one transaction on RDB storages, retried across a
+    reconnect; elsewhere Optuna's public setters, one commit per attribute, in order."""
+    internals = _rdb_internals(storage)
+    if internals is None:
+        for setter, attrs in one_by_one:
+            for key, value in attrs.items():
+                setter(key, value)
+        return
+    rdb, models, scoped = internals
+
+    def transaction() -> None:
+        with scoped(rdb.scoped_session, ignore_integrity_error) as session:
+            body(rdb, models, session)
+
+    retrying(storage, transaction, name)  # upserts: a retry writes the same
+
+
 def set_trial_attrs(
     storage: BaseStorage,
     trial_id: int,
@@ -36,30 +82,23 @@ def set_trial_attrs(
 ) -> None:
     """Set system and user attributes of a running trial, in one transaction on RDB storages."""
     system, user = system or {}, user or {}
-    rdb = _rdb_backend(storage)
-    if rdb is not None:
-        try:
-            from optuna.storages._rdb import models
-            from optuna.storages._rdb.storage import _create_scoped_session
 
-            write = rdb._set_trial_attr_without_commit
-        except (ImportError, AttributeError):
-            rdb = None
-    if rdb is None:
+    def body(rdb: Any, models: Any, session: Any) -> None:
+        write = rdb._set_trial_attr_without_commit
         for key, value in system.items():
-            storage.set_trial_system_attr(trial_id, key, value)
+            write(session, models.TrialSystemAttributeModel, trial_id, key, value)
         for key, value in user.items():
-            storage.set_trial_user_attr(trial_id, key, value)
-        return
+            write(session, models.TrialUserAttributeModel, trial_id, key, value)
 
-    def transaction() -> None:
-        with _create_scoped_session(rdb.scoped_session) as session:
-            for key, value in system.items():
-                write(session, models.TrialSystemAttributeModel, trial_id, key, value)
-            for key, value in user.items():
-                write(session, models.TrialUserAttributeModel, trial_id, key, value)
-
-    retrying(storage, transaction, "set_trial_attrs")  # upserts: a retry writes the same
+    _in_one_transaction(
+        storage,
+        [
+            (partial(storage.set_trial_system_attr, trial_id), system),
+            (partial(storage.set_trial_user_attr, trial_id), user),
+        ],
+        body,
+        name="set_trial_attrs",
+    )
 
 
 def set_study_attrs(
@@ -76,35 +115,30 @@ def set_study_attrs(
     fsync instead of three (the accelerated mode closes a generation every few trials). As in
     Optuna's own setters, a key that another worker inserted first rolls this transaction
     back: that worker's transaction held the same keys, so the study stays consistent.
+    Elsewhere the user attributes (the summary) are written before the system ones (the plan).
     """
     system, user = system or {}, user or {}
-    rdb = _rdb_backend(storage)
-    if rdb is not None:
-        try:
-            from optuna.storages._rdb import models
-            from optuna.storages._rdb.storage import _create_scoped_session
-        except ImportError:
-            rdb = None
-    if rdb is None:
-        for key, value in user.items():
-            storage.set_study_user_attr(study_id, key, value)
-        for key, value in system.items():
-            storage.set_study_system_attr(study_id, key, value)
-        return
 
-    def upsert(session: Any, model_cls: Any, study: Any, key: str, value: Any) -> None:
-        attribute = model_cls.find_by_study_and_key(study, key, session)
-        if attribute is None:
-            session.add(model_cls(study_id=study_id, key=key, value_json=json.dumps(value)))
-        else:
-            attribute.value_json = json.dumps(value)
+    def body(rdb: Any, models: Any, session: Any) -> None:
+        study = models.StudyModel.find_or_raise_by_id(study_id, session)
+        for model_cls, attrs in (
+            (models.StudyUserAttributeModel, user),
+            (models.StudySystemAttributeModel, system),
+        ):
+            for key, value in attrs.items():
+                attribute = model_cls.find_by_study_and_key(study, key, session)
+                if attribute is None:
+                    attribute = model_cls(study_id=study_id, key=key)
+                    session.add(attribute)
+                attribute.value_json = json.dumps(value)
 
-    def transaction() -> None:
-        with _create_scoped_session(rdb.scoped_session, True) as session:
-            study = models.StudyModel.find_or_raise_by_id(study_id, session)
-            for key, value in user.items():
-                upsert(session, models.StudyUserAttributeModel, study, key, value)
-            for key, value in system.items():
-                upsert(session, models.StudySystemAttributeModel, study, key, value)
-
-    retrying(storage, transaction, "set_study_attrs")  # upserts: a retry writes the same
+    _in_one_transaction(
+        storage,
+        [
+            (partial(storage.set_study_user_attr, study_id), user),
+            (partial(storage.set_study_system_attr, study_id), system),
+        ],
+        body,
+        name="set_study_attrs",
+        ignore_integrity_error=True,
+    )
