@@ -237,17 +237,24 @@ def tpe_head(
 
 
 def ga_trials(name: str, args: argparse.Namespace) -> int:
-    """Heads the GA trained on this (dataset, backbone, seed): the budget of the TPE head."""
+    """Heads the GA trained on this (dataset, backbone, seed): the budget of the TPE head.
+    Read from the GA's study, or, where the study is gone (a fresh clone keeps only the CSV),
+    from the ``trials`` of its CSV row, which counted the same finished trials."""
     study_name = f"{name}-hamming-ga-population{args.population}"
     try:
         study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{args.out}_studies.db")
     except KeyError:
+        for row in read_rows(args.out.with_suffix(".csv")):
+            if row["method"] == "hamming-ga" and (
+                f"{row['dataset']}-{row['backbone']}-seed{row['seed']}" == name
+            ):
+                return int(row["trials"])
         raise SystemExit(
-            f"tpe-head takes as many trials as hamming-ga trained, and {study_name} is not in "
-            f"{args.out}_studies.db: run hamming-ga first (--methods hamming-ga tpe-head)"
+            f"tpe-head takes as many trials as hamming-ga trained, and {study_name} is neither "
+            f"in {args.out}_studies.db nor in {args.out}.csv: run hamming-ga first "
+            "(--methods hamming-ga tpe-head)"
         ) from None
-    finished = (optuna.trial.TrialState.COMPLETE,)
-    return len(study.get_trials(deepcopy=False, states=finished))
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
 def recommended(

@@ -108,3 +108,24 @@ def test_a_figures_of_that_names_no_run_is_refused_before_any_work(
     assert "--figures-of 'animal-mnist-seed0' names no run" in error
     assert "animal-mnist-imbalanced-torchvision-mobilenet-v2-seed0" in error
     assert not out.with_suffix(".csv").exists()  # refused before anything ran
+
+
+def test_the_tpe_budget_is_read_from_the_csv_where_the_ga_study_is_gone(tmp_path: Path) -> None:
+    # A fresh clone keeps the CSV and not the studies: a seed whose hamming-ga row is in the
+    # CSV still gets its TPE head, with as many trials as that row says the GA trained.
+    import argparse
+
+    from paper_protocol import FIELDS, ga_trials
+
+    out = tmp_path / "protocol"
+    with out.with_suffix(".csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer.writeheader()
+        row = dict.fromkeys(FIELDS, "")
+        row.update(dataset="digits", backbone="efficientnet-lite0", seed="4", trials="23")
+        writer.writerow({**row, "method": "hamming-ga"})
+        writer.writerow({**row, "seed": "3", "method": "default-head"})
+    args = argparse.Namespace(out=out, population=12)
+    assert ga_trials("digits-efficientnet-lite0-seed4", args) == 23
+    with pytest.raises(SystemExit, match="run hamming-ga first"):
+        ga_trials("digits-efficientnet-lite0-seed3", args)
