@@ -21,9 +21,10 @@ samplers' streams):
 * ``cv-best``: an ablation of it that costs one head: its study's best genome alone.
 
 All are scored on the held-out test split by weighted and macro F1. One CSV row per
-(dataset, backbone, seed, method), appended as it is done, so a stopped run continues (rows
-are keyed by those four alone: run other settings with another ``--out``); ``--tables-only``
-rewrites the tables (means, paired differences, validation-to-test gaps) from the CSV. One GA
+(dataset, backbone, seed, method) and settings, appended as it is done, so a stopped run
+continues and a run with other settings makes its own rows (experiments/protocol_rows.py);
+``--tables-only`` rewrites the tables (means, paired differences, validation-to-test gaps)
+from the CSV rows of the settings given. One GA
 run (``--figures-of``, by default imbalanced animal-mnist, MobileNetV2, seed 0) also writes
 the paper's Figures 2-8 (fitness of the retained individuals per generation; every individual
 of the first, a middle and the last generation as part-A code x part-B code x fitness).
@@ -45,6 +46,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import optuna
+from protocol_rows import FIELDS, current_rows, key_of, prepare_csv, read_rows, settings_of
 from protocol_tables import summary
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -78,11 +80,6 @@ DATASETS: dict[str, Callable[[], LabeledImages]] = {
     "lfw": load_lfw_subset,
 }
 DEFAULT_HEAD = {"neurons": 256, "layers": 1, "activation": "relu", "optimizer": "adam"}
-FIELDS = (
-    "dataset", "backbone", "seed", "method", "genome", "test_macro_f1", "test_weighted_f1",
-    "test_accuracy", "validation_macro_f1", "trials", "generations", "fitness", "final",
-    "seconds",
-)  # fmt: skip
 
 
 def features_of(name: str, backbone: str) -> FeatureSet:
@@ -245,8 +242,10 @@ def ga_trials(name: str, args: argparse.Namespace) -> int:
         study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{args.out}_studies.db")
     except KeyError:
         for row in read_rows(args.out.with_suffix(".csv")):
-            if row["method"] == "hamming-ga" and (
-                f"{row['dataset']}-{row['backbone']}-seed{row['seed']}" == name
+            if (
+                row["method"] == "hamming-ga"
+                and f"{row['dataset']}-{row['backbone']}-seed{row['seed']}" == name
+                and row["settings"] == settings_of("hamming-ga", args)
             ):
                 return int(row["trials"])
         raise SystemExit(
@@ -336,17 +335,6 @@ def run_method(
     return hamming_ga(name, features, splits, seed, args, figures)
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def key_of(row: dict[str, str]) -> tuple[str, str, str, str]:
-    return row["dataset"], row["backbone"], row["seed"], row["method"]
-
-
 def check_figures_of(parser: argparse.ArgumentParser, name: str) -> None:
     """A --figures-of that names no possible run would silently draw nothing: refuse it."""
     if name == "none":
@@ -401,15 +389,10 @@ def main(argv: list[str] | None = None) -> None:
     use_jax_compilation_cache()  # on JAX: an architecture seen before skips compilation
     if not args.tables_only:
         rows_path.parent.mkdir(parents=True, exist_ok=True)
+        problem = prepare_csv(rows_path)
+        if problem is not None:
+            parser.error(problem)
         new_file = not rows_path.is_file()
-        if not new_file:
-            with rows_path.open(newline="") as handle:
-                header = next(csv.reader(handle), [])
-            if tuple(header) != FIELDS:
-                parser.error(
-                    f"{rows_path} has the columns {', '.join(header)}, not this script's "
-                    f"{', '.join(FIELDS)}: pass another --out (rows are appended)"
-                )
         with rows_path.open("a", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=FIELDS)
             if new_file:
@@ -423,7 +406,8 @@ def main(argv: list[str] | None = None) -> None:
                         for method in args.methods:
                             # Read again: another process (say, --seeds 2) may share the CSV.
                             done = {key_of(r) for r in read_rows(rows_path)}
-                            if (dataset, backbone, str(seed), method) in done:
+                            settings = settings_of(method, args)
+                            if (dataset, backbone, str(seed), method, settings) in done:
                                 continue
                             started = time.perf_counter()
                             name = f"{dataset}-{backbone}-seed{seed}"
@@ -448,15 +432,17 @@ def main(argv: list[str] | None = None) -> None:
                                 "fitness": outcome.get("fitness", "holdout"),
                                 "final": outcome.get("final", "best"),
                                 "seconds": round(time.perf_counter() - started, 1),
+                                "settings": settings,
                             }
                             writer.writerow(row)
                             handle.flush()
                             print(json.dumps(row), flush=True)
+    tabled = current_rows(read_rows(rows_path), args)
     args.out.with_suffix(".md").write_text(
         f"Keras backend {keras.backend.backend()}; population {args.population}, "
         f"{args.generations} generations, up to {args.max_epochs} epochs, patience "
         f"{args.patience}; recommended: --fitness cv --folds {args.folds} --final ensemble "
-        f"--ensemble-size {args.ensemble_size}.\n\n" + summary(read_rows(rows_path))
+        f"--ensemble-size {args.ensemble_size}.\n\n" + summary(tabled)
     )
     print(args.out.with_suffix(".md").read_text())
 

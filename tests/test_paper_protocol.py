@@ -94,6 +94,21 @@ def test_the_protocol_scores_six_methods_and_a_stopped_ga_run_continues(
     rows = rows_of(out.with_suffix(".csv"))
     assert [(r["seed"], r["method"]) for r in rows[6:]] == [("1", "logistic-regression")]
 
+    # A row is done only for the settings it was made with: other epochs train a new
+    # default head (logistic regression reads no epochs: still done), once, and the tables
+    # are drawn from the rows of the settings given.
+    for _ in range(2):
+        main([*arguments, "--seeds", "1", "--methods", "default-head", "logistic-regression",
+              "--max-epochs", "3"])  # fmt: skip
+    rows = rows_of(out.with_suffix(".csv"))
+    assert [(r["method"], r["settings"]) for r in rows[7:]] == [
+        ("default-head", "max_epochs=3 patience=5")
+    ]
+    assert rows[0]["settings"] == "max_epochs=2 patience=5"
+    table = out.with_suffix(".md").read_text()
+    assert "| lfw | torchvision-mobilenet-v2 | default-head | 1 |" in table
+    assert "| lfw | torchvision-mobilenet-v2 | hamming-ga |" not in table
+
 
 def test_a_figures_of_that_names_no_run_is_refused_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -115,7 +130,8 @@ def test_the_tpe_budget_is_read_from_the_csv_where_the_ga_study_is_gone(tmp_path
     # CSV still gets its TPE head, with as many trials as that row says the GA trained.
     import argparse
 
-    from paper_protocol import FIELDS, ga_trials
+    from paper_protocol import ga_trials
+    from protocol_rows import FIELDS
 
     out = tmp_path / "protocol"
     with out.with_suffix(".csv").open("w", newline="") as handle:
@@ -123,9 +139,35 @@ def test_the_tpe_budget_is_read_from_the_csv_where_the_ga_study_is_gone(tmp_path
         writer.writeheader()
         row = dict.fromkeys(FIELDS, "")
         row.update(dataset="digits", backbone="efficientnet-lite0", seed="4", trials="23")
+        row["settings"] = "population=12 generations=3 max_epochs=200 patience=5"
         writer.writerow({**row, "method": "hamming-ga"})
         writer.writerow({**row, "seed": "3", "method": "default-head"})
-    args = argparse.Namespace(out=out, population=12)
+    args = argparse.Namespace(out=out, population=12, generations=3, max_epochs=200, patience=5)
     assert ga_trials("digits-efficientnet-lite0-seed4", args) == 23
     with pytest.raises(SystemExit, match="run hamming-ga first"):
         ga_trials("digits-efficientnet-lite0-seed3", args)
+
+
+def test_a_csv_from_before_the_settings_column_is_upgraded_with_the_legacy_settings(
+    tmp_path: Path,
+) -> None:
+    from protocol_rows import FIELDS, LEGACY_FIELDS, prepare_csv, read_rows
+
+    path = tmp_path / "protocol.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LEGACY_FIELDS)
+        writer.writeheader()
+        row = dict.fromkeys(LEGACY_FIELDS, "x")
+        writer.writerow({**row, "method": "logistic-regression"})
+        writer.writerow({**row, "method": "recommended"})
+    assert prepare_csv(path) is None
+    assert rows_of(path)[0].keys() == set(FIELDS)
+    assert [r["settings"] for r in read_rows(path)] == [
+        "",
+        "population=12 generations=3 max_epochs=200 patience=5 folds=3 ensemble_size=10",
+    ]
+    assert rows_of(path)[1]["genome"] == "x"  # nothing else changed
+
+    path.write_text("dataset,method\n")
+    problem = prepare_csv(path)
+    assert problem is not None and "pass another --out" in problem
