@@ -46,7 +46,15 @@ from pathlib import Path
 import keras
 import numpy as np
 import optuna
-from protocol_rows import FIELDS, current_rows, key_of, prepare_csv, read_rows, settings_of
+from protocol_rows import (
+    FIELDS,
+    LEGACY_SETTINGS,
+    current_rows,
+    key_of,
+    prepare_csv,
+    read_rows,
+    settings_of,
+)
 from protocol_tables import summary
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -154,6 +162,23 @@ def fail_interrupted_trials(study: optuna.Study) -> None:
         study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
 
 
+def study_name(run: str, search: str, args: argparse.Namespace) -> str:
+    """The stored study of a searched method (``hamming-ga``, ``tpe`` or ``recommended``) on
+    ``run`` (dataset-backbone-seedN). Its name holds every setting its trials read, so that
+    other settings never continue it (the generations only say how far it goes); the
+    default epochs and patience add nothing, which keeps the names the studies had before."""
+    if search == "tpe":
+        name = f"{run}-tpe"
+    elif search == "hamming-ga":
+        name = f"{run}-hamming-ga-population{args.population}"
+    else:
+        name = f"{run}-recommended-population{args.population}-cv{args.folds}"
+    legacy = (LEGACY_SETTINGS.max_epochs, LEGACY_SETTINGS.patience)
+    if (args.max_epochs, args.patience) != legacy:
+        name += f"-epochs{args.max_epochs}-patience{args.patience}"
+    return name
+
+
 def stored_study(name: str, sampler: optuna.samplers.BaseSampler, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Each searched run is a study in one SQLite file beside the CSV, so a stopped run
     continues where it was and optuna-dashboard shows it."""
@@ -193,7 +218,7 @@ def hamming_ga(
 ) -> dict[str, object]:
     objective = paper_objective(features, splits, seed, args)
     sampler = HammingGASampler(population_size=args.population, seed=seed)
-    study = stored_study(f"{name}-hamming-ga-population{args.population}", sampler, args)
+    study = stored_study(study_name(name, "hamming-ga", args), sampler, args)
     while sampler.close_finished_generations(study) < args.generations:
         study.optimize(objective, n_trials=1)
     if figures is not None:
@@ -214,7 +239,7 @@ def tpe_head(
     read at its first ``budget`` trials, which are the trials of a study that stopped there."""
     budget = ga_trials(name, args)
     objective = paper_objective(features, splits, seed, args)
-    study = stored_study(f"{name}-tpe", optuna.samplers.TPESampler(seed=seed), args)
+    study = stored_study(study_name(name, "tpe", args), optuna.samplers.TPESampler(seed=seed), args)
     finished = (optuna.trial.TrialState.COMPLETE,)
     while len(study.get_trials(deepcopy=False, states=finished)) < budget:
         study.optimize(objective, n_trials=1)
@@ -237,9 +262,9 @@ def ga_trials(name: str, args: argparse.Namespace) -> int:
     """Heads the GA trained on this (dataset, backbone, seed): the budget of the TPE head.
     Read from the GA's study, or, where the study is gone (a fresh clone keeps only the CSV),
     from the ``trials`` of its CSV row, which counted the same finished trials."""
-    study_name = f"{name}-hamming-ga-population{args.population}"
+    stored = study_name(name, "hamming-ga", args)
     try:
-        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{args.out}_studies.db")
+        study = optuna.load_study(study_name=stored, storage=f"sqlite:///{args.out}_studies.db")
     except KeyError:
         for row in read_rows(args.out.with_suffix(".csv")):
             if (
@@ -249,7 +274,7 @@ def ga_trials(name: str, args: argparse.Namespace) -> int:
             ):
                 return int(row["trials"])
         raise SystemExit(
-            f"tpe-head takes as many trials as hamming-ga trained, and {study_name} is neither "
+            f"tpe-head takes as many trials as hamming-ga trained, and {stored} is neither "
             f"in {args.out}_studies.db nor in {args.out}.csv: run hamming-ga first "
             "(--methods hamming-ga tpe-head)"
         ) from None
@@ -271,9 +296,7 @@ def recommended(
         folds=args.folds,
     )
     sampler = HammingGASampler(population_size=args.population, seed=seed)
-    study = stored_study(
-        f"{name}-recommended-population{args.population}-cv{args.folds}", sampler, args
-    )
+    study = stored_study(study_name(name, "recommended", args), sampler, args)
     while sampler.close_finished_generations(study) < args.generations:
         study.optimize(objective, n_trials=1)
     labels = features.y[splits.train_and_validation]
@@ -295,11 +318,11 @@ def cv_best(
 ) -> dict[str, object]:
     """An ablation that costs one head: ``recommended``'s study, its best CV genome retrained
     alone (``--final best``), to tell what the CV fitness does from what the ensemble adds."""
-    study_name = f"{name}-recommended-population{args.population}-cv{args.folds}"
+    stored = study_name(name, "recommended", args)
     try:
-        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{args.out}_studies.db")
+        study = optuna.load_study(study_name=stored, storage=f"sqlite:///{args.out}_studies.db")
     except KeyError:
-        raise SystemExit(f"cv-best reads {study_name}: run recommended first") from None
+        raise SystemExit(f"cv-best reads {stored}: run recommended first") from None
     return {
         **best_head_on_test(study, features, splits, seed),
         "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),

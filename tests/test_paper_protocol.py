@@ -69,7 +69,7 @@ def test_the_protocol_scores_six_methods_and_a_stopped_ga_run_continues(
 
     # A run stopped inside the GA: its row is not written and one trial is left RUNNING.
     storage = f"sqlite:///{out}_studies.db"
-    name = "lfw-torchvision-mobilenet-v2-seed0-hamming-ga-population4"
+    name = "lfw-torchvision-mobilenet-v2-seed0-hamming-ga-population4-epochs2-patience5"
     study = optuna.load_study(study_name=name, storage=storage)
     first_trials = [(t.number, t.params) for t in study.trials]
     study.ask()
