@@ -29,9 +29,12 @@ def _rdb_backend(storage: BaseStorage) -> Any:
     return backend if isinstance(backend, RDBStorage) else None
 
 
-def _rdb_internals(storage: BaseStorage) -> tuple[Any, Any, Any] | None:
+def _rdb_internals(
+    storage: BaseStorage, needs: tuple[str, ...] = ()
+) -> tuple[Any, Any, Any] | None:
     """The RDB backend, Optuna's ORM models and its session helper; None on any other
-    storage, or on an Optuna whose internals differ (the public setters are used then)."""
+    storage, or on an Optuna whose internals differ, such as a backend without the private
+    methods in ``needs`` (the public setters are used then)."""
     rdb = _rdb_backend(storage)
     if rdb is None:
         return None
@@ -40,7 +43,7 @@ def _rdb_internals(storage: BaseStorage) -> tuple[Any, Any, Any] | None:
         from optuna.storages._rdb.storage import _create_scoped_session
     except ImportError:
         return None
-    if not hasattr(rdb, "_set_trial_attr_without_commit"):
+    if not all(hasattr(rdb, method) for method in needs):
         return None
     return rdb, models, _create_scoped_session
 
@@ -54,11 +57,12 @@ def _in_one_transaction(
     body: Callable[[Any, Any, Any], None],
     *,
     name: str,
+    needs: tuple[str, ...] = (),
     ignore_integrity_error: bool = False,
 ) -> None:
     """``body(rdb, models, session)`` in one transaction on RDB storages, retried across a
     reconnect; elsewhere Optuna's public setters, one commit per attribute, in order."""
-    internals = _rdb_internals(storage)
+    internals = _rdb_internals(storage, needs)
     if internals is None:
         for setter, attrs in one_by_one:
             for key, value in attrs.items():
@@ -98,6 +102,7 @@ def set_trial_attrs(
         ],
         body,
         name="set_trial_attrs",
+        needs=("_set_trial_attr_without_commit",),
     )
 
 
