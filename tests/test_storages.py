@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.sampler.attributes import CHILD_KEY
-from optuna_hamming.storages import set_study_attrs
+from optuna_hamming.storages import set_study_attrs, set_trial_attrs
 from tests.helpers import (
     check_ga_history,
     make_storage,
@@ -152,3 +152,48 @@ def test_set_study_attrs_is_one_transaction_on_rdb_storages(kind: str, tmp_path:
         )
     assert storage.get_study_user_attrs(study_id) == {}
     assert storage.get_study_system_attrs(study_id) == {}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_set_trial_attrs_inserts_and_updates_on_every_storage(kind: str, tmp_path: Path) -> None:
+    study = optuna.create_study(storage=make_storage(storage_spec(kind, tmp_path)))
+    storage, trial_id = study._storage, study.ask()._trial_id
+    storage.set_trial_system_attr(trial_id, "ga:child", [0, 0])
+    storage.set_trial_user_attr(trial_id, "ga.origin", "random")
+    set_trial_attrs(
+        storage,
+        trial_id,
+        system={"ga:child": [1, 3], "ga:extra": {"a": 1}},
+        user={"ga.origin": "crossover", "ga.generation": 1, "ga.gene": "0101"},
+    )
+    trial = storage.get_trial(trial_id)
+    assert trial.system_attrs == {"ga:child": [1, 3], "ga:extra": {"a": 1}}
+    assert trial.user_attrs == {"ga.origin": "crossover", "ga.generation": 1, "ga.gene": "0101"}
+    # Another trial's attributes with the same keys are not touched.
+    other = study.ask()._trial_id
+    set_trial_attrs(storage, other, system={"ga:child": [1, 4]}, user={"ga.origin": "mutation"})
+    assert storage.get_trial(trial_id).system_attrs["ga:child"] == [1, 3]
+    assert storage.get_trial(other).user_attrs == {"ga.origin": "mutation"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_set_trial_attrs_refuses_a_finished_trial(kind: str, tmp_path: Path) -> None:
+    study = optuna.create_study(storage=make_storage(storage_spec(kind, tmp_path)))
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    with pytest.raises(RuntimeError):
+        set_trial_attrs(study._storage, trial._trial_id, system={"ga:child": [1, 0]})
+    assert study._storage.get_trial(trial._trial_id).system_attrs == {}
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.id in {"sqlite", "postgres"}])
+def test_set_trial_attrs_is_one_transaction_on_rdb_storages(kind: str, tmp_path: Path) -> None:
+    # The claim (system) and its description (user) land together or not at all.
+    study = optuna.create_study(storage=make_storage(storage_spec(kind, tmp_path)))
+    trial_id = study.ask()._trial_id
+    with pytest.raises(TypeError):
+        set_trial_attrs(
+            study._storage, trial_id, system={"ga:child": [1, 0]}, user={"ga.bad": object()}
+        )
+    trial = study._storage.get_trial(trial_id)
+    assert trial.system_attrs == {} and trial.user_attrs == {}
