@@ -53,30 +53,20 @@ Setter = Callable[[str, Any], None]
 
 
 def _multi_row_upsert(dialect: str, model_cls: Any, rows: list[dict[str, Any]]) -> Any:
-    """One INSERT of ``rows`` that overwrites the value of a (trial, key) already there, in
-    the dialects whose upsert Optuna itself uses; None elsewhere."""
+    """One INSERT of ``rows`` that overwrites the value of a (trial, key) already there, on
+    SQLite and PostgreSQL (the ON CONFLICT upsert Optuna itself uses there); None elsewhere
+    (MySQL included: nothing here can test its variant, so it keeps Optuna's per-key write)."""
     if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 24, 0):
-        from sqlalchemy.dialects import sqlite
-
-        insert = sqlite.insert(model_cls).values(rows)
-        return insert.on_conflict_do_update(
-            index_elements=[model_cls.trial_id, model_cls.key],
-            set_={"value_json": insert.excluded.value_json},
-        )
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        pg_insert = postgresql.insert(model_cls).values(rows)
-        return pg_insert.on_conflict_do_update(
-            index_elements=[model_cls.trial_id, model_cls.key],
-            set_={"value_json": pg_insert.excluded.value_json},
-        )
-    if dialect == "mysql":
-        from sqlalchemy.dialects import mysql
-
-        my_insert = mysql.insert(model_cls).values(rows)
-        return my_insert.on_duplicate_key_update(value_json=my_insert.inserted.value_json)
-    return None
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    else:
+        return None
+    statement = insert(model_cls).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=[model_cls.trial_id, model_cls.key],
+        set_={"value_json": statement.excluded.value_json},
+    )
 
 
 def _in_one_transaction(
