@@ -94,6 +94,17 @@ def run_one(job: tuple[str, str, int, int]) -> dict[str, Any]:
     }
 
 
+def value_at(run: dict[str, Any], key: str, budget: int) -> float | None:
+    """``run[key]`` after ``budget`` evaluations: from the whole series ``run_one`` returns, or
+    from the ``{key}_at`` values at the budgets read that ``screening_variants.py`` keeps;
+    None where the run is shorter or lacks it."""
+    series = run.get(key)
+    if series is not None:
+        return float(series[budget - 1]) if len(series) >= budget else None
+    value = run.get(f"{key}_at", {}).get(str(budget))
+    return None if value is None else float(value)
+
+
 def summarise(runs: list[dict[str, Any]], budgets: tuple[int, ...]) -> dict[str, Any]:
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for run in runs:
@@ -106,16 +117,16 @@ def summarise(runs: list[dict[str, Any]], budgets: tuple[int, ...]) -> dict[str,
         for sampler, entry in by_sampler.items():
             rows = {}
             for budget in budgets:
-                finished = [r for r in entry["runs"] if len(r["regret"]) >= budget]
+                finished = [r for r in entry["runs"] if value_at(r, "regret", budget) is not None]
                 if not finished:
                     continue
-                regret = np.array([r["regret"][budget - 1] for r in finished])
+                regret = np.array([value_at(r, "regret", budget) for r in finished])
                 hits = [
                     r["first_top1"]
                     for r in finished
                     if r["first_top1"] is not None and r["first_top1"] <= budget
                 ]
-                repeats = np.array([r["repeats"][budget - 1] / budget for r in finished])
+                repeated = [value_at(r, "repeats", budget) for r in finished]
                 q1, median, q3 = np.percentile(regret, [25, 50, 75])
                 # Evaluations to the top 1 % over all runs, a run that never got there
                 # counting as more than any that did (None: the median run did not).
@@ -132,7 +143,9 @@ def summarise(runs: list[dict[str, Any]], budgets: tuple[int, ...]) -> dict[str,
                     "top1_reached": len(hits),
                     "top1_evals_median": float(np.median(hits)) if hits else None,
                     "top1_evals_median_all": median_all if np.isfinite(median_all) else None,
-                    "repeated_evaluations": float(np.mean(repeats)),
+                    "repeated_evaluations": (
+                        float(np.mean(repeated)) / budget if None not in repeated else None
+                    ),
                 }
             summary["tasks"][task][sampler] = rows
     for budget in budgets:

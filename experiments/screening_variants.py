@@ -25,8 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sampler_comparison
 from tabular_tasks import RESULTS
@@ -73,55 +71,25 @@ def _compact(run: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
-def _median_first(runs: list[dict[str, Any]], budget: int) -> float:
-    return float(
-        np.median(
-            [
-                r["first_top1"] if r["first_top1"] is not None and r["first_top1"] <= budget
-                else np.inf
-                for r in runs
-            ]
-        )
-    )  # fmt: skip
-
-
 def report(runs: list[dict[str, Any]], budget: int) -> str:
-    by: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for run in runs:
-        by.setdefault(run["sampler"], {}).setdefault(run["task"], []).append(run)
-    tpe = by.pop("TPE")
+    """sampler_comparison's table against TPE, and the tasks each variant loses at 100."""
+    budgets = tuple(b for b in BUDGETS if b <= budget)
+    summary = sampler_comparison.summarise(runs, budgets)
+    summary["settings"] = {"budgets": list(budgets)}
     seeds = sorted({r["seed"] for r in runs})
-    lines = [
-        f"Seeds {seeds[0]}-{seeds[-1]}, {len(tpe)} tables, budgets up to {budget}. Cells: "
-        "tables where the variant's median regret is at or below TPE's (Optuna 5 defaults).",
-        "",
-        "| variant | "
-        + " | ".join(f"at {b}" for b in BUDGETS if b <= budget)
-        + " | top 1 % sooner | losses at 100 |",
-        "|---|" + "---|" * (sum(b <= budget for b in BUDGETS) + 2),
-    ]
-
-    def median_regret(task_runs: list[dict[str, Any]], b: int) -> float:
-        return float(np.median([r["regret_at"][str(b)] for r in task_runs]))
-
-    for name, tasks in by.items():
-        common = [t for t in tasks if t in tpe]
-        cells = [
-            str(sum(median_regret(tasks[t], b) <= median_regret(tpe[t], b) for t in common))
-            for b in BUDGETS
-            if b <= budget
-        ]
-        sooner = sum(
-            _median_first(tasks[t], budget) < _median_first(tpe[t], budget) for t in common
-        )
+    lines = [f"Seeds {seeds[0]}-{seeds[-1]}, budgets up to {budget}."]
+    lines += sampler_comparison.against_reference(summary, "TPE")
+    lines += ["", "Tasks where the variant's median regret is above TPE's at 100 evaluations:", ""]
+    for name in dict.fromkeys(r["sampler"] for r in runs):
+        if name == "TPE":
+            continue
         losses = [
-            t.split("/")[-1]
-            for t in common
-            if median_regret(tasks[t], 100) > median_regret(tpe[t], 100)
+            task.split("/")[-1]
+            for task, per in summary["tasks"].items()
+            if name in per
+            and per[name]["100"]["regret_median"] > per["TPE"]["100"]["regret_median"]
         ]
-        lines.append(
-            f"| {name} | " + " | ".join(cells) + f" | {sooner} | {', '.join(losses) or '-'} |"
-        )
+        lines.append(f"- {name}: {', '.join(losses) or '-'}")
     return "\n".join(lines) + "\n"
 
 
