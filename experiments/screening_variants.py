@@ -47,6 +47,9 @@ VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
     "maxfeat1": lambda: {"screening": SurrogateScreening(model=ForestSurrogate(max_features=1.0))},
     "children2-initial6": lambda: {"screening": SurrogateScreening(children=2, initial=6)},
     "children2-explore0.1": lambda: {"screening": SurrogateScreening(children=2, explore=0.1)},
+    "children2-carried": lambda: {
+        "screening": SurrogateScreening(children=2, explore_carried=True)
+    },
     "rank": lambda: {"screening": SurrogateScreening(model=RankTarget(ForestSurrogate()))},
 }
 

@@ -29,6 +29,7 @@ from optuna_hamming.ga.screening import (
     candidate_pool,
     evaluated_test,
     expected_improvement,
+    explore_count,
     gene_features,
     neighbours,
     perturbation,
@@ -195,6 +196,38 @@ def _screened_study(n_trials: int, seed: int = 0, **overrides: Any) -> optuna.St
     return study
 
 
+def test_explore_count_rounds_per_generation_or_carries_the_share_over_generations() -> None:
+    # Rounded per generation: 0.2 of 2 children is never a child, 0.2 of 4 always one.
+    assert [explore_count(0.2, 2, g, carried=False) for g in range(1, 6)] == [0, 0, 0, 0, 0]
+    assert [explore_count(0.2, 4, g, carried=False) for g in range(1, 6)] == [1, 1, 1, 1, 1]
+    # Carried: 0.4 a generation -> floor(0.4 (g + 1)) - floor(0.4 g) for g = 1..5.
+    assert [explore_count(0.2, 2, g, carried=True) for g in range(1, 6)] == [0, 1, 0, 1, 0]
+    # An exact multiple is not floored one short (0.2 * 5 * 1 = 1.0000000000000002 or 0.999...).
+    assert [explore_count(0.2, 5, g, carried=True) for g in range(0, 4)] == [1, 1, 1, 1]
+    assert sum(explore_count(0.3, 3, g, carried=True) for g in range(100)) == 90
+
+
+def test_screen_takes_the_explored_count_it_is_given() -> None:
+    acquisition = np.array([0.1, 0.5, 0.3, 0.9])
+    one = screen(acquisition, [0, 2], 2, explore=0.0, rng=np.random.default_rng(0), n_explore=1)
+    assert one.chosen[0] == 3 and one.chosen[1] in (0, 2) and one.by_model == (True, False)
+    none = screen(acquisition, [0, 2], 2, explore=0.5, rng=np.random.default_rng(0), n_explore=0)
+    assert none.chosen == (3, 1)
+
+
+def test_carried_exploration_trains_explored_children_with_two_children_a_generation() -> None:
+    def explored(carried: bool) -> int:
+        screening = SurrogateScreening(initial=6, children=2, explore_carried=carried)
+        study = _screened_study(40, population_size=8, screening=screening)
+        return sum(
+            1 for t in study.trials if t.user_attrs.get(SCREENED_ATTR, {}).get("by") == "explore"
+        )
+
+    # 17 generations of 2 children: none explored when rounded, 0.4 a generation carried.
+    assert explored(False) == 0
+    assert 4 <= explored(True) <= 7
+
+
 def test_screening_trains_initial_then_children_per_generation_and_records_predictions() -> None:
     screening = SurrogateScreening(initial=6, children=4)
     study = _screened_study(30, population_size=8, screening=screening)
@@ -344,6 +377,7 @@ def test_recommended_sampler_takes_overrides() -> None:
         (lambda: SurrogateScreening(explore=1.5), ValueError, "explore=0.2"),
         (lambda: SurrogateScreening(acquisition="pi"), ValueError, "acquisition='ucb'"),
         (lambda: SurrogateScreening(optimism=-1.0), ValueError, "optimism=0.2"),
+        (lambda: SurrogateScreening(explore_carried=1), TypeError, "explore_carried=True"),
         (lambda: SurrogateScreening(model=object()), TypeError, "ForestSurrogate()"),
         (lambda: ForestSurrogate(n_trees=1), ValueError, "n_trees=12"),
         (lambda: HammingGASampler(screening=SurrogateScreening), TypeError, "SurrogateScreening"),

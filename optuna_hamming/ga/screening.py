@@ -199,6 +199,19 @@ class Screened:
     by_model: tuple[bool, ...]
 
 
+def explore_count(explore: float, n: int, generation: int, *, carried: bool) -> int:
+    """How many of a generation's ``n`` children are drawn at random: ``round(explore * n)``,
+    or, ``carried``, the share kept over the generations so far (``floor(explore * n * (g + 1))
+    - floor(explore * n * g)``), so that a share under one child a generation (0.2 of 2
+    children) still explores every few generations instead of never."""
+    if not carried:
+        return round(explore * n)
+    # The small tolerance keeps exact multiples (0.2 * 5 * 4) from flooring one short.
+    return math.floor(explore * n * (generation + 1) + 1e-9) - math.floor(
+        explore * n * generation + 1e-9
+    )
+
+
 def screen(
     acquisition: FloatArray,
     explorable: Sequence[int],
@@ -206,13 +219,15 @@ def screen(
     *,
     explore: float,
     rng: np.random.Generator,
+    n_explore: int | None = None,
 ) -> Screened:
     """The ``n`` candidates to train: the highest ``acquisition`` (ties: pool order) but for
     ``round(explore * n)`` drawn uniformly from ``explorable`` (pool indices the model is not
     trusted to judge, the bred children); where fewer are explorable, the next highest take
-    their places. Fewer in all only when the pool is smaller than ``n``."""
+    their places (``n_explore``, when given, replaces ``round(explore * n)``). Fewer in all
+    only when the pool is smaller than ``n``."""
     n = min(n, len(acquisition))
-    n_explore = min(round(explore * n), len(explorable))
+    n_explore = min(round(explore * n) if n_explore is None else n_explore, n, len(explorable))
     order = [int(i) for i in np.argsort(-np.asarray(acquisition, dtype=np.float64), kind="stable")]
     chosen = order[: n - n_explore]
     taken = set(chosen)

@@ -139,6 +139,7 @@ def close_generation(
             mutation=settings.mutation,
             maximize=maximize,
             rng=rng,
+            generation=plan.generation + 1,
         )
         if outcome is not None:
             chosen, screening_report = outcome

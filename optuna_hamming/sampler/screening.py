@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial
 
 from optuna_hamming import ga
 from optuna_hamming.ga import screening as ga_screening
-from optuna_hamming.ga._params import Constraint, Integer, Real, checked
+from optuna_hamming.ga._params import Boolean, Constraint, Integer, Real, checked
 from optuna_hamming.ga.screening import FloatArray, Surrogate
 from optuna_hamming.sampler._archive import build_archive
 from optuna_hamming.sampler._search_space import GenomeSpace
@@ -125,6 +125,7 @@ _CONSTRAINTS: dict[str, Constraint] = {
     "perturbed": Integer(0, None, "Pass e.g. perturbed=128 nearby genomes of the best."),
     "explore": Real(0.0, 1.0, "Pass a share in [0, 1], e.g. explore=0.2."),
     "optimism": Real(0.0, 10.0, "Pass a weight of the trees' spread, e.g. optimism=0.2."),
+    "explore_carried": Boolean("Pass explore_carried=True or False."),
 }
 
 
@@ -150,6 +151,10 @@ class SurrogateScreening:
             fitness alone; or ``"ei"``, expected improvement over the best genome with the
             trees' spread (it measured worst of the three at 30-300 evaluations).
         optimism: The spread's weight in ``"ucb"``.
+        explore_carried: Keep the ``explore`` share over the generations rather than round it
+            per generation (:func:`optuna_hamming.ga.screening.explore_count`): with
+            ``children=2`` and ``explore=0.2`` two children in five generations are explored
+            instead of none.
 
     The defaults are the configuration measured in ``docs/results.md`` ("The accelerated
     mode").
@@ -165,6 +170,7 @@ class SurrogateScreening:
     model: Surrogate = field(default_factory=ForestSurrogate)
     acquisition: str = "ucb"
     optimism: float = 0.2
+    explore_carried: bool = False
 
     def __post_init__(self) -> None:
         checked(_CONSTRAINTS, {name: getattr(self, name) for name in _CONSTRAINTS})
@@ -197,6 +203,7 @@ def screened_children(
     mutation: ga.MutationStrategy,
     maximize: bool,
     rng: np.random.Generator,
+    generation: int = 0,
 ) -> tuple[list[ScreenedChild], ScreeningSummary] | None:
     """The children to train and what the screening saw, or None when no candidate is left
     (every genome near the parents evaluated: the caller falls back to the paper's rule)."""
@@ -248,6 +255,14 @@ def screened_children(
         screening.children,
         explore=screening.explore,
         rng=rng,
+        n_explore=ga_screening.explore_count(
+            screening.explore,
+            screening.children,
+            generation,
+            carried=screening.explore_carried,
+        )
+        if screening.explore_carried
+        else None,
     )
     chosen = []
     for index, by_model in zip(decision.chosen, decision.by_model, strict=True):
