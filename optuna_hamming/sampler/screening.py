@@ -255,14 +255,13 @@ def screened_children(
         screening.children,
         explore=screening.explore,
         rng=rng,
+        # Counted on the children the pool can give, as screen() counts its own default.
         n_explore=ga_screening.explore_count(
             screening.explore,
-            screening.children,
+            min(screening.children, len(pool)),
             generation,
             carried=screening.explore_carried,
-        )
-        if screening.explore_carried
-        else None,
+        ),
     )
     chosen = []
     for index, by_model in zip(decision.chosen, decision.by_model, strict=True):
