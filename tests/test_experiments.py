@@ -144,3 +144,36 @@ def test_seed_agreement_compares_the_complete_seeds_by_hand(
         genome_table.main()
     assert exit_info.value.code == 2
     assert "does not exist: make it first" in capsys.readouterr().err
+
+
+def _variant_run(task: str, sampler: str, seed: int, regret: float, first: int | None) -> dict:
+    return {"task": task, "sampler": sampler, "seed": seed, "first_top1": first,
+            "regret_at": {"50": regret, "100": regret}}  # fmt: skip
+
+
+def test_count_intervals_by_hand() -> None:
+    from screening_variants import count_intervals
+
+    runs = []
+    for t in range(12):
+        for seed in range(5):
+            # Level with TPE on every seed of tasks 0-9; worse on every seed of tasks 10-11.
+            runs.append(_variant_run(f"t{t}", "TPE", seed, 0.1, 20))
+            worse = t >= 10
+            runs.append(
+                _variant_run(f"t{t}", "v", seed, 0.2 if worse else 0.1, 30 if worse else 10)
+            )
+    spread = count_intervals(runs, "v", (50, 100), replicates=200)
+    # No resample can change a count that every seed agrees on: 10 of 12, the bar met.
+    assert spread == {"50": (10, 10, 1.0), "100": (10, 10, 1.0), "top1": (10, 10, 1.0)}
+
+    # Task 9: worse on 2 seeds of 5, so its median is level in some resamples only.
+    for run in runs:
+        if run["task"] == "t9" and run["sampler"] == "v" and run["seed"] < 2:
+            run["regret_at"] = {"50": 0.2, "100": 0.2}
+            run["first_top1"] = None  # never reached within the budget read
+    low, high, share = count_intervals(runs, "v", (50, 100), replicates=2000)["100"]
+    # Level when fewer than 3 of the 5 picks are seeds 0-1: P(Binomial(5, 0.4) < 3) = 0.683.
+    assert (low, high) == (9, 10) and share == pytest.approx(0.683, abs=0.04)
+    # Top 1 %: a run that never reached it counts as more than any that did.
+    assert count_intervals(runs, "v", (50, 100), replicates=2000)["top1"][:2] == (9, 10)

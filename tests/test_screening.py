@@ -32,6 +32,7 @@ from optuna_hamming.ga.screening import (
     explore_count,
     gene_features,
     neighbours,
+    pair_neighbours,
     perturbation,
     screen,
 )
@@ -72,6 +73,19 @@ def test_absent_genes_stay_absent_in_neighbours_and_perturbations() -> None:
     rng = np.random.default_rng(0)
     for _ in range(50):
         assert perturbation(genome, layout, [True, True, False], rng)[1] == -1
+
+
+def test_pair_neighbours_are_every_two_gene_change_pair_by_pair() -> None:
+    layout = GenomeLayout((2, 3, 2))
+    found = [g.tolist() for g in pair_neighbours(np.array([0, 1, 0]), layout)]
+    assert found == [
+        [1, 0, 0], [1, 2, 0],  # genes 0 and 1
+        [1, 1, 1],  # genes 0 and 2
+        [0, 0, 1], [0, 2, 1],  # genes 1 and 2
+    ]  # fmt: skip
+    # An absent gene, or one with a single value, takes no part.
+    assert [g.tolist() for g in pair_neighbours(np.array([1, -1, 0]), layout)] == [[0, -1, 1]]
+    assert pair_neighbours(np.array([0, 0]), GenomeLayout((1, 5))) == []
 
 
 def test_a_candidate_repeats_an_evaluated_genome_that_lacks_some_of_its_genes() -> None:
@@ -183,6 +197,25 @@ def test_candidate_pool_is_distinct_unevaluated_and_holds_the_best_parents_neigh
     assert {c.origin for c in pool} <= set(ORIGINS)
     assert all(c.male == c.female == 0 for c in pool if c.origin == ORIGIN_MUTATION)
     assert all(c.male == -1 for c in pool if c.origin == ORIGIN_RANDOM)
+
+
+def test_candidate_pool_holds_the_best_parents_pair_neighbours_when_asked() -> None:
+    layout = GenomeLayout((4, 4, 2))
+    parents = [np.array([1, 1, 0]), np.array([3, 0, 1])]
+
+    def pool_of(n_pairs: int) -> set[tuple[int, ...]]:
+        pool = candidate_pool(
+            parents, [1, 0], layout, n_bred=0, n_local=0, n_random=0, n_pairs=n_pairs,
+            split=1, mutation=ForcedMutation(), rng=np.random.default_rng(0),
+            is_evaluated=lambda g: False,
+        )  # fmt: skip
+        assert all(c.origin == ORIGIN_MUTATION and c.male == 1 for c in pool)
+        return {tuple(c.genome.tolist()) for c in pool}
+
+    assert pool_of(0) == set()
+    # The best parent is parents[1]: 3 x 3 + 3 x 1 + 3 x 1 two-gene changes of it.
+    assert pool_of(1) == {tuple(g.tolist()) for g in pair_neighbours(parents[1], layout)}
+    assert len(pool_of(1)) == 15
 
 
 # -- layer 2: the sampler in the accelerated mode ---------------------------------------------
@@ -378,6 +411,7 @@ def test_recommended_sampler_takes_overrides() -> None:
         (lambda: SurrogateScreening(acquisition="pi"), ValueError, "acquisition='ucb'"),
         (lambda: SurrogateScreening(optimism=-1.0), ValueError, "optimism=0.2"),
         (lambda: SurrogateScreening(explore_carried=1), TypeError, "explore_carried=True"),
+        (lambda: SurrogateScreening(pairs=-1), ValueError, "pairs=1"),
         (lambda: SurrogateScreening(model=object()), TypeError, "ForestSurrogate()"),
         (lambda: ForestSurrogate(n_trees=1), ValueError, "n_trees=12"),
         (lambda: HammingGASampler(screening=SurrogateScreening), TypeError, "SurrogateScreening"),

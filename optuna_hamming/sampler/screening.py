@@ -123,6 +123,7 @@ _CONSTRAINTS: dict[str, Constraint] = {
     "local": Integer(0, None, "Pass e.g. local=3 parents whose neighbours are candidates."),
     "random": Integer(0, None, "Pass e.g. random=32 random candidates."),
     "perturbed": Integer(0, None, "Pass e.g. perturbed=128 nearby genomes of the best."),
+    "pairs": Integer(0, None, "Pass e.g. pairs=1 parent whose two-gene neighbours are candidates."),
     "explore": Real(0.0, 1.0, "Pass a share in [0, 1], e.g. explore=0.2."),
     "optimism": Real(0.0, 10.0, "Pass a weight of the trees' spread, e.g. optimism=0.2."),
     "explore_carried": Boolean("Pass explore_carried=True or False."),
@@ -142,6 +143,8 @@ class SurrogateScreening:
         random: Random genomes among the candidates.
         perturbed: Nearby genomes of the ``local`` best parents among the candidates (a few
             genes moved by one or two grid steps, or to another category).
+        pairs: The best parents whose two-gene neighbours (every pair of genes moved to
+            any other values) are all candidates: moves that need two genes at once.
         explore: Share of the trained children drawn at random among the bred candidates
             rather than chosen by the model.
         model: The surrogate; anything with ``fit_predict`` (see
@@ -166,6 +169,7 @@ class SurrogateScreening:
     local: int = 3
     random: int = 32
     perturbed: int = 128
+    pairs: int = 0
     explore: float = 0.2
     model: Surrogate = field(default_factory=ForestSurrogate)
     acquisition: str = "ucb"
@@ -224,6 +228,7 @@ def screened_children(
         n_local=screening.local,
         n_random=screening.random,
         n_perturbed=screening.perturbed,
+        n_pairs=screening.pairs,
         ordered=ordered,
         split=split,
         mutation=mutation,
