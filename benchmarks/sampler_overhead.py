@@ -31,7 +31,7 @@ import optuna
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import TimedSampler, machine
 
-from optuna_hamming import HammingGASampler, recommended_sampler
+from optuna_hamming import HammingGASampler, SurrogateScreening, recommended_sampler
 from optuna_hamming.paper import synthetic_objective
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,6 +41,10 @@ def samplers(seed: int) -> dict[str, optuna.samplers.BaseSampler]:
     return {
         "HammingGA": HammingGASampler(seed=seed),
         "HammingGA+screening": recommended_sampler(seed=seed),
+        # Two children a generation, the explored share carried: twice the generation closes.
+        "HammingGA+screening-children2": recommended_sampler(
+            seed=seed, screening=SurrogateScreening(children=2, explore_carried=True)
+        ),
         "NSGA-II": optuna.samplers.NSGAIISampler(seed=seed),
         "TPE": optuna.samplers.TPESampler(seed=seed),
     }
