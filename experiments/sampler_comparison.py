@@ -105,6 +105,13 @@ def value_at(run: dict[str, Any], key: str, budget: int) -> float | None:
     return None if value is None else float(value)
 
 
+def evaluations_to_top1(run: dict[str, Any], budget: int) -> float:
+    """The evaluations ``run`` needed to reach the top 1 %, or infinity where it did not
+    within ``budget`` (more than any run that did)."""
+    first = run["first_top1"]
+    return float(first) if first is not None and first <= budget else float(np.inf)
+
+
 def summarise(runs: list[dict[str, Any]], budgets: tuple[int, ...]) -> dict[str, Any]:
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for run in runs:
@@ -130,11 +137,7 @@ def summarise(runs: list[dict[str, Any]], budgets: tuple[int, ...]) -> dict[str,
                 q1, median, q3 = np.percentile(regret, [25, 50, 75])
                 # Evaluations to the top 1 % over all runs, a run that never got there
                 # counting as more than any that did (None: the median run did not).
-                firsts = sorted(
-                    r["first_top1"] if r["first_top1"] is not None and r["first_top1"] <= budget
-                    else np.inf
-                    for r in finished
-                )  # fmt: skip
+                firsts = sorted(evaluations_to_top1(r, budget) for r in finished)
                 median_all = float(np.median(firsts))
                 rows[str(budget)] = {
                     "seeds": len(finished),

@@ -202,11 +202,7 @@ def count_intervals(
             for side in (mine, theirs):
                 if budget == "top1":
                     last = max(budgets)
-                    values = [
-                        side[s]["first_top1"] if (side[s]["first_top1"] or np.inf) <= last
-                        else np.inf
-                        for s in seeds
-                    ]  # fmt: skip
+                    values = [sampler_comparison.evaluations_to_top1(side[s], last) for s in seeds]
                 else:
                     values = [sampler_comparison.value_at(side[s], "regret", budget) for s in seeds]
                 per_sampler.append(np.median(np.asarray(values, dtype=float)[picks], axis=1))

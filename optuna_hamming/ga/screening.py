@@ -22,6 +22,7 @@ Every random choice goes through the ``numpy.random.Generator`` passed in.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -91,16 +92,13 @@ def pair_neighbours(genome: IntArray, layout: GenomeLayout) -> list[IntArray]:
     smaller batch with a smaller learning rate)."""
     present = [j for j, n in enumerate(layout.cardinalities) if n >= 2 and genome[j] != ABSENT]
     found = []
-    for a, j in enumerate(present):
-        for k in present[a + 1 :]:
-            for first in range(layout.cardinalities[j]):
-                if first == genome[j]:
-                    continue
-                for second in range(layout.cardinalities[k]):
-                    if second != genome[k]:
-                        other = np.array(genome, dtype=np.int64, copy=True)
-                        other[j], other[k] = first, second
-                        found.append(other)
+    for j, k in itertools.combinations(present, 2):
+        values = itertools.product(range(layout.cardinalities[j]), range(layout.cardinalities[k]))
+        for first, second in values:
+            if first != genome[j] and second != genome[k]:
+                other = np.array(genome, dtype=np.int64, copy=True)
+                other[j], other[k] = first, second
+                found.append(other)
     return found
 
 
