@@ -46,7 +46,8 @@ compare: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[experiments]"
 	$(PY) experiments/sampler_comparison.py --seeds 30 --gp-seeds 3
 	$(PY) experiments/sampler_comparison.py --seeds 30 --out sampler_comparison_accelerated \
-		--samplers TPE TPE-univariate HammingGA HammingGA+archive HammingGA+screening
+		--samplers TPE TPE-univariate HammingGA HammingGA+archive HammingGA+screening \
+		HammingGA+screening-lean
 
 # The OptunaHub registry package of the sampler, generated from optuna_hamming/ and hub/templates/
 # into build/optunahub/package/samplers/hamming_ga (README, "OptunaHub").

@@ -45,6 +45,10 @@ def samplers(seed: int) -> dict[str, optuna.samplers.BaseSampler]:
         "HammingGA+screening-children2": recommended_sampler(
             seed=seed, screening=SurrogateScreening(children=2, explore_carried=True)
         ),
+        # The same with four trees and half the bred and perturbed candidates.
+        "HammingGA+screening-children2-lean4": recommended_sampler(
+            seed=seed, screening=SurrogateScreening.lean()
+        ),
         "NSGA-II": optuna.samplers.NSGAIISampler(seed=seed),
         "TPE": optuna.samplers.TPESampler(seed=seed),
     }

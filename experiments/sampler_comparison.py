@@ -35,7 +35,7 @@ import optuna
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tabular_tasks import RESULTS, TabularTask, genome_table_task, hpo_bench_tasks
 
-from optuna_hamming import HammingGASampler, recommended_sampler
+from optuna_hamming import HammingGASampler, SurrogateScreening, recommended_sampler
 
 BUDGETS = (30, 50, 100, 300, 600)
 SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
@@ -43,6 +43,10 @@ SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "HammingGA+archive": lambda seed: HammingGASampler(seed=seed, skip_duplicates=True),
     # The accelerated mode: the archive and SurrogateScreening (recommended_sampler).
     "HammingGA+screening": lambda seed: recommended_sampler(seed=seed),
+    # Two children a generation on a budget of trees and candidates (SurrogateScreening.lean).
+    "HammingGA+screening-lean": lambda seed: recommended_sampler(
+        seed=seed, screening=SurrogateScreening.lean()
+    ),
     "HammingGA-no-gate": lambda seed: HammingGASampler(seed=seed, hamming_gate=False),
     "HammingGA-no-forced": lambda seed: HammingGASampler(seed=seed, forced_mutation=False),
     "Random": lambda seed: optuna.samplers.RandomSampler(seed=seed),

@@ -57,6 +57,15 @@ VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
     "indicators": lambda: {
         "screening": SurrogateScreening(model=GridIndicators(ForestSurrogate()))
     },
+    "density64": lambda: {"screening": SurrogateScreening(density=64)},
+    "density256": lambda: {"screening": SurrogateScreening(density=256)},
+    # children=2 with the explored share carried, on a budget (SurrogateScreening.lean()):
+    # fewer trees and candidates, so that closing a generation every two trials costs what
+    # TPE does.
+    "children2-lean6": lambda: {
+        "screening": SurrogateScreening.lean(model=ForestSurrogate(n_trees=6))
+    },
+    "children2-lean4": lambda: {"screening": SurrogateScreening.lean()},
     "pairs1": lambda: {"screening": SurrogateScreening(pairs=1)},
     "gp100": lambda: {"screening": SurrogateScreening(model=GaussianProcessEarly(100))},
 }

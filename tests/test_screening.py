@@ -24,9 +24,12 @@ from optuna_hamming import (
 from optuna_hamming.ga import GenomeLayout, HammingGateSelection
 from optuna_hamming.ga.breeding import ForcedMutation
 from optuna_hamming.ga.screening import (
+    ORIGIN_DENSITY,
     ORIGIN_MUTATION,
     ORIGIN_RANDOM,
     candidate_pool,
+    density_sample,
+    elite_count,
     evaluated_test,
     expected_improvement,
     explore_count,
@@ -94,6 +97,23 @@ def test_a_candidate_repeats_an_evaluated_genome_that_lacks_some_of_its_genes() 
     assert is_evaluated(np.array([0, 3, 1]))
     assert not is_evaluated(np.array([1, 0, 1]))
     assert not is_evaluated(np.array([0, 2, 1]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(-1, 2), min_size=3, max_size=3), max_size=12),
+    st.lists(st.integers(0, 2), min_size=3, max_size=3),
+)
+def test_evaluated_test_agrees_with_its_definition_gene_by_gene(
+    evaluated: list[list[int]], candidate: list[int]
+) -> None:
+    # The definition: some evaluated genome agrees with the candidate on each gene it has
+    # (a genome with no gene at all matches every candidate).
+    expected = any(
+        all(e == c for e, c in zip(g, candidate, strict=True) if e != -1) for g in evaluated
+    )
+    genomes = [np.array(g, dtype=np.int64) for g in evaluated]
+    assert evaluated_test(genomes)(np.array(candidate, dtype=np.int64)) == expected
 
 
 def test_gene_features_put_ordered_genes_on_the_grid_and_one_hot_the_rest() -> None:
@@ -216,6 +236,60 @@ def test_candidate_pool_holds_the_best_parents_pair_neighbours_when_asked() -> N
     # The best parent is parents[1]: 3 x 3 + 3 x 1 + 3 x 1 two-gene changes of it.
     assert pool_of(1) == {tuple(g.tolist()) for g in pair_neighbours(parents[1], layout)}
     assert len(pool_of(1)) == 15
+
+
+def test_elite_count_is_tpes_split_and_at_least_one() -> None:
+    assert [elite_count(n) for n in (0, 1, 10, 11, 100, 249, 250, 600)] == [
+        1, 1, 1, 2, 10, 25, 25, 25,
+    ]  # fmt: skip
+
+
+def test_density_sample_draws_each_gene_from_the_elites_values_and_the_prior() -> None:
+    layout = GenomeLayout((3, 4, 1))
+    elite = [np.array([0, 1, 0]), np.array([0, -1, 0])]
+    drawn = np.array(
+        density_sample(elite, layout, [False, True, False], np.random.default_rng(0), 40_000)
+    )
+    assert drawn.shape == (40_000, 3) and drawn.dtype == np.int64
+    # Gene 0, unordered: weight 1/3 per value from the prior, 2 more on value 0 (both elites).
+    expected = np.array([1 / 3 + 2, 1 / 3, 1 / 3]) / 3
+    assert np.allclose(np.bincount(drawn[:, 0], minlength=3) / 40_000, expected, atol=0.01)
+    # Gene 1, ordered: 1/4 per value, plus one Gaussian of one step around 1 (the second
+    # elite lacks the gene and adds nothing).
+    kernel = np.exp(-0.5 * (np.arange(4) - 1.0) ** 2)
+    expected = (0.25 + kernel / kernel.sum()) / 2
+    assert np.allclose(np.bincount(drawn[:, 1], minlength=4) / 40_000, expected, atol=0.01)
+    assert set(drawn[:, 2]) == {0}
+    # Without the prior and with a narrow kernel, every draw is the elite genome.
+    narrow = density_sample(
+        elite[:1], layout, [False, True, False], np.random.default_rng(1), 50, prior=0.0,
+        bandwidth=0.01,
+    )  # fmt: skip
+    assert all(g.tolist() == [0, 1, 0] for g in narrow)
+
+
+def test_candidate_pool_holds_density_draws_when_asked() -> None:
+    layout = GenomeLayout((9, 9, 2))
+    parents = [np.array([1, 1, 0]), np.array([3, 0, 1])]
+    elite = [np.array([8, 8, 1])]
+    evaluated = {elite[0].tobytes()}
+
+    def pool_of(n_density: int) -> list[Any]:
+        return candidate_pool(
+            parents, [1, 0], layout, n_bred=0, n_local=0, n_random=0, n_density=n_density,
+            elite=elite, ordered=[True, True, False], split=1, mutation=ForcedMutation(),
+            rng=np.random.default_rng(0), is_evaluated=lambda g: g.tobytes() in evaluated,
+        )  # fmt: skip
+
+    assert pool_of(0) == []
+    pool = pool_of(40)
+    assert pool and all(c.origin == ORIGIN_DENSITY and c.male == c.female == -1 for c in pool)
+    genomes = [tuple(c.genome.tolist()) for c in pool]
+    assert len(genomes) == len(set(genomes)) and (8, 8, 1) not in genomes
+    # The elite's value comes up most on an ordered gene, then its grid neighbour, and the
+    # far end of the grid least (p = 0.34, 0.23 and 0.06 a draw).
+    first = np.bincount([g[0] for g in genomes], minlength=9)
+    assert first[8] > first[7] > first[0]
 
 
 # -- layer 2: the sampler in the accelerated mode ---------------------------------------------
@@ -393,6 +467,27 @@ def test_conditional_and_continuous_spaces_and_enqueued_trials() -> None:
     assert len(set(trained)) >= len(trained) - 3
 
 
+def test_lean_screening_is_the_measured_configuration_and_takes_overrides() -> None:
+    assert SurrogateScreening.lean() == SurrogateScreening(
+        children=2, explore_carried=True, model=ForestSurrogate(n_trees=4), perturbed=64,
+        bred=32,
+    )  # fmt: skip
+    assert SurrogateScreening.lean(pairs=1, children=3) == SurrogateScreening(
+        children=3, explore_carried=True, model=ForestSurrogate(n_trees=4), perturbed=64,
+        bred=32, pairs=1,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="children=4"):
+        SurrogateScreening.lean(children=0)
+    # Two children a generation after the 10 initial genomes, every one of them screened,
+    # the carried share (0.4 a generation) exploring two of the first five generations' ten.
+    study = _screened_study(20, screening=SurrogateScreening.lean())
+    reports = [s["screening"] for s in HammingGASampler.generations(study).values()]
+    assert [len(r["predicted"]) for r in reports][:5] == [2, 2, 2, 2, 2]
+    assert [r["model"] for r in reports][:5] == ["ForestSurrogate"] * 5
+    screened = [t.user_attrs[SCREENED_ATTR] for t in study.trials[10:]]
+    assert [s["by"] for s in screened].count("explore") == 2
+
+
 def test_recommended_sampler_takes_overrides() -> None:
     sampler = recommended_sampler(seed=3, population_size=12, skip_duplicates=False)
     assert sampler.population_size == 12 and not sampler.settings.skip_duplicates
@@ -412,6 +507,7 @@ def test_recommended_sampler_takes_overrides() -> None:
         (lambda: SurrogateScreening(optimism=-1.0), ValueError, "optimism=0.2"),
         (lambda: SurrogateScreening(explore_carried=1), TypeError, "explore_carried=True"),
         (lambda: SurrogateScreening(pairs=-1), ValueError, "pairs=1"),
+        (lambda: SurrogateScreening(density=-1), ValueError, "density=64"),
         (lambda: SurrogateScreening(model=object()), TypeError, "ForestSurrogate()"),
         (lambda: ForestSurrogate(n_trees=1), ValueError, "n_trees=12"),
         (lambda: HammingGASampler(screening=SurrogateScreening), TypeError, "SurrogateScreening"),

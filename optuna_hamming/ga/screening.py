@@ -38,6 +38,7 @@ FloatArray = npt.NDArray[np.float64]
 
 ORIGIN_MUTATION = "mutation"  # a one-gene neighbour of a parent (local search)
 ORIGIN_RANDOM = "random"  # a random challenger
+ORIGIN_DENSITY = "density"  # drawn gene by gene from where the best genomes are (TPE's l(x))
 
 
 class Surrogate(Protocol):
@@ -137,16 +138,69 @@ def perturbation(
     return child
 
 
-def evaluated_test(evaluated: Sequence[IntArray]) -> Callable[[IntArray], bool]:
+def elite_count(n_evaluated: int) -> int:
+    """How many of the best genomes make the density: TPE's default split,
+    ``min(ceil(0.1 * n), 25)``, and at least one."""
+    return max(1, min(math.ceil(0.1 * n_evaluated), 25))
+
+
+def density_sample(
+    elite: Sequence[IntArray] | IntArray,
+    layout: GenomeLayout,
+    ordered: Sequence[bool],
+    rng: np.random.Generator,
+    n: int,
+    *,
+    prior: float = 1.0,
+    bandwidth: float = 1.0,
+) -> list[IntArray]:
+    """``n`` genomes drawn gene by gene from where the ``elite`` genomes are: TPE's "good"
+    density l(x), univariate. A gene's distribution is a uniform prior of weight ``prior``
+    plus one unit of weight per elite genome that has the gene: on its value for an
+    unordered gene, spread over the grid by a Gaussian of ``bandwidth`` grid steps for an
+    ordered one. The genes are drawn independently, so the draws mix the elite's good
+    values (a crossover of every elite at once, which the model then screens)."""
+    columns = []
+    for j, n_values in enumerate(layout.cardinalities):
+        grid = np.arange(n_values, dtype=np.float64)
+        weights = np.full(n_values, prior / n_values)
+        for genome in elite:
+            value = int(genome[j])
+            if value == ABSENT:
+                continue
+            if ordered[j]:
+                kernel = np.exp(-0.5 * ((grid - value) / bandwidth) ** 2)
+                weights += kernel / kernel.sum()
+            else:
+                weights[value] += 1.0
+        columns.append(rng.choice(n_values, size=n, p=weights / weights.sum()))
+    if not columns:
+        return []
+    return list(np.stack(columns, axis=1).astype(np.int64))
+
+
+def evaluated_test(evaluated: Sequence[IntArray] | IntArray) -> Callable[[IntArray], bool]:
     """Whether a candidate would repeat an evaluated genome: it agrees with one on every gene
     that genome has. In a conditional space a genome lacks the genes its objective did not
     ask for; a candidate with values there gets the same trial (the objective asks for the
     same genes, the values that decide them being equal)."""
-    by_mask: dict[bytes, set[bytes]] = {}
-    for genome in evaluated:
-        present = genome != ABSENT
-        by_mask.setdefault(present.tobytes(), set()).add(genome[present].tobytes())
-    masks = [(np.frombuffer(m, dtype=bool), values) for m, values in by_mask.items()]
+    if not len(evaluated):
+        return lambda candidate: False
+    rows = np.asarray(evaluated, dtype=np.int64).reshape(len(evaluated), -1)
+    present = rows != ABSENT
+    # One set per pattern of present genes (a single one where no parameter is conditional),
+    # grouped in numpy: a Python loop over the genomes cost a close as much as the pool.
+    if present.all():
+        patterns, which = present[:1], np.zeros(len(rows), dtype=np.int64)
+    else:
+        patterns, which = np.unique(present, axis=0, return_inverse=True)
+    masks = []
+    for k, mask in enumerate(patterns):
+        values = np.ascontiguousarray(rows[which.reshape(-1) == k][:, mask])
+        width = values.shape[1] * values.itemsize
+        joined = values.tobytes()
+        keys = {joined[i : i + width] for i in range(0, len(joined), width)} if width else {b""}
+        masks.append((mask, keys))
 
     def is_evaluated(candidate: IntArray) -> bool:
         return any(candidate[mask].tobytes() in values for mask, values in masks)
@@ -164,6 +218,8 @@ def candidate_pool(
     n_random: int,
     n_perturbed: int = 0,
     n_pairs: int = 0,
+    n_density: int = 0,
+    elite: Sequence[IntArray] | IntArray = (),
     ordered: Sequence[bool] = (),
     split: int,
     mutation: MutationStrategy,
@@ -173,8 +229,9 @@ def candidate_pool(
     """Distinct, unevaluated candidates: ``n_bred`` children of Algorithm 1's operators, then
     the one-gene neighbours of the ``n_local`` best parents (``ranked_parents``: parent
     indices, best first), ``n_perturbed`` perturbations of them (``ordered`` says which
-    genes are ordered), the two-gene neighbours of the ``n_pairs`` best parents, then
-    ``n_random`` random genomes. A genome made twice keeps its first origin."""
+    genes are ordered), the two-gene neighbours of the ``n_pairs`` best parents, ``n_density``
+    draws from the ``elite`` genomes' density (:func:`density_sample`), then ``n_random``
+    random genomes. A genome made twice keeps its first origin."""
     made = breed(parent_genomes, n_bred, layout, split=split, mutation=mutation, rng=rng)
     for parent in ranked_parents[:n_local]:
         made += [
@@ -190,6 +247,11 @@ def candidate_pool(
         made += [
             Child(genome, ORIGIN_MUTATION, parent, parent)
             for genome in pair_neighbours(parent_genomes[parent], layout)
+        ]
+    if n_density and len(elite):
+        made += [
+            Child(genome, ORIGIN_DENSITY, -1, -1)
+            for genome in density_sample(elite, layout, ordered, rng, n_density)
         ]
     made += [Child(random_genome(layout, rng), ORIGIN_RANDOM, -1, -1) for _ in range(n_random)]
     seen: set[bytes] = set()

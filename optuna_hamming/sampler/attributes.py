@@ -32,7 +32,7 @@ from optuna_hamming.ga import (
     ORIGIN_INITIAL,
     ORIGIN_RANDOM_UNEVALUATED,
 )
-from optuna_hamming.ga.screening import ORIGIN_MUTATION, ORIGIN_RANDOM
+from optuna_hamming.ga.screening import ORIGIN_DENSITY, ORIGIN_MUTATION, ORIGIN_RANDOM
 
 # -- study system attributes ---------------------------------------------------------------
 SEED_KEY = "hamming_ga:seed"
@@ -67,6 +67,7 @@ ORIGINS = (
     ORIGIN_RANDOM_UNEVALUATED,
     ORIGIN_MUTATION,
     ORIGIN_RANDOM,
+    ORIGIN_DENSITY,
     ORIGIN_ENQUEUED,
     ORIGIN_RETRIED,
 )

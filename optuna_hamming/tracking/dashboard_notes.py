@@ -27,7 +27,7 @@ from optuna_hamming.ga import (
     ORIGIN_INITIAL,
     ORIGIN_RANDOM_UNEVALUATED,
 )
-from optuna_hamming.ga.screening import ORIGIN_MUTATION, ORIGIN_RANDOM
+from optuna_hamming.ga.screening import ORIGIN_DENSITY, ORIGIN_MUTATION, ORIGIN_RANDOM
 from optuna_hamming.sampler.attributes import (
     GENE_ATTR,
     GENERATION_ATTR,
@@ -53,6 +53,7 @@ ORIGIN_WORDS: Mapping[str, str] = {
     "parents to breed from)",
     ORIGIN_MUTATION: "a one-gene mutation of {parents} (the screening's local search)",
     ORIGIN_RANDOM: "a random challenger of the screening",
+    ORIGIN_DENSITY: "a draw from where the best genomes so far are (the screening's density)",
     ORIGIN_ENQUEUED: "enqueued by hand (study.enqueue_trial)",
     ORIGIN_RETRIED: "a retry of a trial whose worker died",
 }
