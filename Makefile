@@ -44,7 +44,8 @@ bench: $(STAMP)
 # joined it) and "The accelerated mode" (those against TPE alone; 23.5 min).
 compare: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[experiments]"
-	$(PY) experiments/sampler_comparison.py --seeds 30 --gp-seeds 3
+	$(PY) experiments/sampler_comparison.py --seeds 30 --gp-seeds 3 --samplers HammingGA \
+		HammingGA+archive HammingGA-no-gate HammingGA-no-forced Random TPE NSGA-II GP
 	$(PY) experiments/sampler_comparison.py --seeds 30 --out sampler_comparison_accelerated \
 		--samplers TPE TPE-univariate HammingGA HammingGA+archive HammingGA+screening \
 		HammingGA+screening-lean

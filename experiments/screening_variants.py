@@ -231,13 +231,24 @@ def count_intervals(
     }
 
 
+def seed_ranges(seeds: set[int]) -> str:
+    """Seeds as runs of consecutive numbers: "0-29 + 60-89"."""
+    ordered = sorted(seeds)
+    runs: list[list[int]] = []
+    for seed in ordered:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return " + ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
 def report(runs: list[dict[str, Any]], budget: int) -> str:
     """sampler_comparison's table against TPE, and the tasks each variant loses at 100."""
     budgets = tuple(b for b in BUDGETS if b <= budget)
     summary = sampler_comparison.summarise(runs, budgets)
     summary["settings"] = {"budgets": list(budgets)}
-    seeds = sorted({r["seed"] for r in runs})
-    lines = [f"Seeds {seeds[0]}-{seeds[-1]}, budgets up to {budget}."]
+    lines = [f"Seeds {seed_ranges({r['seed'] for r in runs})}, budgets up to {budget}."]
     lines += sampler_comparison.against_reference(summary, "TPE")
     lines += [
         "",

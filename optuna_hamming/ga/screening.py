@@ -160,6 +160,9 @@ def density_sample(
     unordered gene, spread over the grid by a Gaussian of ``bandwidth`` grid steps for an
     ordered one. The genes are drawn independently, so the draws mix the elite's good
     values (a crossover of every elite at once, which the model then screens)."""
+    if not prior > 0:
+        # A gene no elite genome has would have no weight at all.
+        raise ValueError(f"`prior` must be positive, got {prior!r}: pass e.g. prior=1.0.")
     columns = []
     for j, n_values in enumerate(layout.cardinalities):
         grid = np.arange(n_values, dtype=np.float64)
@@ -189,7 +192,8 @@ def evaluated_test(evaluated: Sequence[IntArray] | IntArray) -> Callable[[IntArr
     rows = np.asarray(evaluated, dtype=np.int64).reshape(len(evaluated), -1)
     present = rows != ABSENT
     # One set per pattern of present genes (a single one where no parameter is conditional),
-    # grouped in numpy: a Python loop over the genomes cost a close as much as the pool.
+    # its keys sliced from one byte string: numpy calls per genome (a mask, an index, a
+    # tobytes) cost a close as much as building the pool.
     if present.all():
         patterns, which = present[:1], np.zeros(len(rows), dtype=np.int64)
     else:
