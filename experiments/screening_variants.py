@@ -17,6 +17,7 @@ Resumable: runs already in the JSON are not run again.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import sys
@@ -233,13 +234,9 @@ def count_intervals(
 
 def seed_ranges(seeds: set[int]) -> str:
     """Seeds as runs of consecutive numbers: "0-29 + 60-89"."""
-    ordered = sorted(seeds)
-    runs: list[list[int]] = []
-    for seed in ordered:
-        if runs and seed == runs[-1][-1] + 1:
-            runs[-1].append(seed)
-        else:
-            runs.append([seed])
+    # Consecutive seeds share seed - position in the sorted list.
+    groups = itertools.groupby(enumerate(sorted(seeds)), key=lambda pair: pair[1] - pair[0])
+    runs = [[seed for _, seed in group] for _, group in groups]
     return " + ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 

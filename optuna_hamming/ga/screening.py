@@ -39,6 +39,8 @@ FloatArray = npt.NDArray[np.float64]
 ORIGIN_MUTATION = "mutation"  # a one-gene neighbour of a parent (local search)
 ORIGIN_RANDOM = "random"  # a random challenger
 ORIGIN_DENSITY = "density"  # drawn gene by gene from where the best genomes are (TPE's l(x))
+# The screening's own candidates, made by no operator of Algorithm 1: never the explored share.
+SCREENING_ORIGINS = (ORIGIN_MUTATION, ORIGIN_RANDOM, ORIGIN_DENSITY)
 
 
 class Surrogate(Protocol):

@@ -32,7 +32,7 @@ from optuna_hamming.ga import (
     ORIGIN_INITIAL,
     ORIGIN_RANDOM_UNEVALUATED,
 )
-from optuna_hamming.ga.screening import ORIGIN_DENSITY, ORIGIN_MUTATION, ORIGIN_RANDOM
+from optuna_hamming.ga.screening import SCREENING_ORIGINS
 
 # -- study system attributes ---------------------------------------------------------------
 SEED_KEY = "hamming_ga:seed"
@@ -65,9 +65,7 @@ ORIGINS = (
     ORIGIN_CROSSOVER_MUTATION,
     ORIGIN_FORCED_MUTATION,
     ORIGIN_RANDOM_UNEVALUATED,
-    ORIGIN_MUTATION,
-    ORIGIN_RANDOM,
-    ORIGIN_DENSITY,
+    *SCREENING_ORIGINS,
     ORIGIN_ENQUEUED,
     ORIGIN_RETRIED,
 )

@@ -277,14 +277,7 @@ def screened_children(
         mean, spread, float(scores.max()), screening.optimism
     )
     explorable = [
-        i
-        for i, child in enumerate(pool)
-        if child.origin
-        not in (
-            ga_screening.ORIGIN_MUTATION,
-            ga_screening.ORIGIN_RANDOM,
-            ga_screening.ORIGIN_DENSITY,
-        )
+        i for i, child in enumerate(pool) if child.origin not in ga_screening.SCREENING_ORIGINS
     ]
     decision = ga_screening.screen(
         acquisition.astype(_RANK_DTYPE),
