@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ from mlflow import MlflowClient
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli.common import open_storage
+from optuna_hamming.cli.final import await_running_trials
 from optuna_hamming.sampler.attributes import CHILD_KEY
 from tests.helpers import POSTGRES_URL, check_ga_history, reachable
 from tests.worker_pool import ROOT, mlflow_server
@@ -86,3 +88,32 @@ def test_workers_opening_an_empty_postgresql_database_together_all_get_the_stora
         with admin.connect() as connection:
             connection.execute(sqlalchemy.text(f"DROP DATABASE {database} WITH (FORCE)"))
         admin.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+def test_the_final_model_waits_for_the_heads_other_workers_are_training(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(storage=open_storage(url, heartbeat=1), direction="maximize")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    other = optuna.load_study(study_name=study.study_name, storage=open_storage(url, heartbeat=1))
+    last = other.ask()  # another worker's last head, still training
+
+    def finish_later() -> float:
+        time.sleep(2.0)
+        late = study.ask()  # started after the wait began: a worker with a further target
+        other.tell(last, 2.0)  # the head that becomes the best
+        return float(late.number)
+
+    with ThreadPoolExecutor(1) as pool:
+        started = time.perf_counter()
+        future = pool.submit(finish_later)
+        assert await_running_trials(study, poll=0.1) == 1
+        waited = time.perf_counter() - started
+        late = future.result()
+    assert waited >= 2.0
+    assert study.best_trial.number == last.number  # the final model is planned from it
+    assert study.trials[int(late)].state == optuna.trial.TrialState.RUNNING  # not waited for
+    # Without heartbeats a dead worker's trial would look running for ever: no wait.
+    plain = optuna.create_study(storage=f"sqlite:///{tmp_path / 'plain.db'}")
+    plain.ask()
+    assert await_running_trials(plain) == 0

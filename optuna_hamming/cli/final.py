@@ -6,11 +6,14 @@ import argparse
 import contextlib
 import dataclasses
 import io
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
+from optuna.storages._heartbeat import is_heartbeat_enabled
+from optuna.trial import TrialState
 
 from optuna_hamming.data import FeatureSet, LabeledImages, Splits
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
@@ -76,6 +79,35 @@ class FinalPlan:
         if self.kind == "best":
             return f"trial {self.study.best_trial.number}'s genome"
         return f"an ensemble of {len(self.members)} genomes"
+
+
+def await_running_trials(study: optuna.Study, poll: float = 1.0) -> int:
+    """Wait until the trials running now (other workers' last heads) have finished; return
+    how many there were.
+
+    A worker that reaches the target first would otherwise plan the final model while
+    another worker's last head can still become the best trial, and that worker would then
+    build a second final model. Trials started after the wait began belong to workers with
+    a further target and are not waited for. Without heartbeats a dead worker's trial would
+    look running for ever, so only storages with a heartbeat wait (failing stale trials as
+    Optuna's own optimize loop does).
+    """
+    if not is_heartbeat_enabled(study._storage):
+        return 0
+    waiting = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    count = len(waiting)
+    if waiting:
+        print(
+            f"waiting for {len(waiting)} trial(s) other workers are training before choosing "
+            "the final model",
+            flush=True,
+        )
+    while waiting:
+        time.sleep(poll)
+        optuna.storages.fail_stale_trials(study)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        waiting &= {t.number for t in running}
+    return count
 
 
 def stored_final_key(built: dict[str, Any]) -> str:

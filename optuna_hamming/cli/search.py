@@ -24,6 +24,7 @@ from optuna_hamming.cli.common import (
 from optuna_hamming.cli.errors import Interrupted, UserError
 from optuna_hamming.cli.final import (
     FinalOutcome,
+    await_running_trials,
     build_and_log_final_model,
     plan_final_model,
     stored_final_key,
@@ -160,7 +161,9 @@ def _search(args: argparse.Namespace) -> int:
             optimize_one_by_one(study, sampler, tracker, tracker.track(objective), args)
         print_generation_table(study)
         # Workers of one study all get here; the first builds the final model, and a
-        # worker that finds it built (or being built) for this best trial leaves it.
+        # worker that finds it built (or being built) for this best trial leaves it. Once
+        # the others' last heads are in, every worker sees the same best trial.
+        await_running_trials(study)
         plan = plan_final_model(study, features, splits, args)
         with study_lock(storage, study_name, "final-model", wait=0, stale_after=3600) as mine:
             built = study.user_attrs.get(FINAL_ATTR)
