@@ -117,3 +117,20 @@ def test_the_final_model_waits_for_the_heads_other_workers_are_training(tmp_path
     plain = optuna.create_study(storage=f"sqlite:///{tmp_path / 'plain.db'}")
     plain.ask()
     assert await_running_trials(plain) == 0
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+def test_the_final_model_does_not_wait_for_the_trials_of_dead_workers(tmp_path: Path) -> None:
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'dead.db'}", heartbeat_interval=1, grace_period=1
+    )
+    study = optuna.create_study(storage=storage)
+    silent = study.ask()  # its worker died before the trial's first heartbeat
+    stale = study.ask()
+    storage.record_heartbeat(stale._trial_id)  # its worker died after one heartbeat
+    started = time.perf_counter()
+    assert await_running_trials(study, poll=0.2) == 2
+    assert time.perf_counter() - started < 10
+    trials = study.get_trials(deepcopy=False)
+    assert trials[stale.number].state == optuna.trial.TrialState.FAIL  # as optimize would
+    assert trials[silent.number].state == optuna.trial.TrialState.RUNNING  # left as it is

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.sampler.attributes import CHILD_KEY
-from optuna_hamming.storages import set_study_attrs, set_trial_attrs
+from optuna_hamming.storages import set_study_attrs, set_trial_attrs, study_system_attrs
 from tests.helpers import (
     check_ga_history,
     make_storage,
@@ -137,6 +137,28 @@ def test_set_study_attrs_inserts_and_updates_on_every_storage(kind: str, tmp_pat
         "ga:plan:2": {"children": [[0, 1]]},
     }
     assert storage.get_study_user_attrs(study_id) == {"ga:generation:1": {"members": [3, 4]}}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_study_system_attrs_reads_the_keys_asked_for_on_every_storage(
+    kind: str, tmp_path: Path
+) -> None:
+    first = optuna.create_study(storage=make_storage(storage_spec(kind, tmp_path)))
+    storage = first._storage
+    second = optuna.create_study(storage=storage)
+    for study, value in ((first, 1), (second, 2)):
+        storage.set_study_system_attr(study._study_id, "ga:plan:1", "compacted")
+        storage.set_study_system_attr(study._study_id, "ga:plan:2", {"children": [[value]]})
+        storage.set_study_system_attr(study._study_id, "hamming_ga:seed", value)
+    keys = ("hamming_ga:seed", "ga:plan:2", "ga:plan:3")
+    assert study_system_attrs(storage, first._study_id, keys) == {
+        "hamming_ga:seed": 1,
+        "ga:plan:2": {"children": [[1]]},
+    }  # another study's rows, keys not asked for and keys not set are left out
+    assert study_system_attrs(storage, second._study_id, ["ga:plan:1"]) == {
+        "ga:plan:1": "compacted"
+    }
+    assert study_system_attrs(storage, second._study_id, []) == {}
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k.id in {"sqlite", "postgres"}])

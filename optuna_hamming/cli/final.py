@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
 from optuna_hamming.data import FeatureSet, LabeledImages, Splits
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
+from optuna_hamming.storages import heartbeat_grace, trials_with_heartbeat
 
 
 @dataclasses.dataclass
@@ -89,12 +89,16 @@ def await_running_trials(study: optuna.Study, poll: float = 1.0) -> int:
     another worker's last head can still become the best trial, and that worker would then
     build a second final model. Trials started after the wait began belong to workers with
     a further target and are not waited for. Without heartbeats a dead worker's trial would
-    look running for ever, so only storages with a heartbeat wait (failing stale trials as
-    Optuna's own optimize loop does).
+    look running for ever, so only storages with a heartbeat wait: they fail stale trials as
+    Optuna's own optimize loop does, and give up after the grace period on a trial that never
+    recorded a heartbeat (its worker died before the first one, which Optuna never finds
+    stale).
     """
-    if not is_heartbeat_enabled(study._storage):
+    grace = heartbeat_grace(study._storage)
+    if grace is None:
         return 0
-    waiting = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    waiting = {t.number: t._trial_id for t in running}
     count = len(waiting)
     if waiting:
         print(
@@ -102,11 +106,16 @@ def await_running_trials(study: optuna.Study, poll: float = 1.0) -> int:
             "the final model",
             flush=True,
         )
+    started = time.monotonic()
     while waiting:
         time.sleep(poll)
         optuna.storages.fail_stale_trials(study)
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        waiting &= {t.number for t in running}
+        still = {t.number for t in running}
+        waiting = {n: i for n, i in waiting.items() if n in still}
+        if waiting and time.monotonic() - started > grace:
+            beating = trials_with_heartbeat(study._storage, waiting.values())
+            waiting = {n: i for n, i in waiting.items() if i in beating}
     return count
 
 

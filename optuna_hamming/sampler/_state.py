@@ -37,7 +37,7 @@ from optuna_hamming.sampler.attributes import (
     plan_key,
     summary_key,
 )
-from optuna_hamming.storages import set_study_attrs
+from optuna_hamming.storages import set_study_attrs, study_system_attrs
 
 # Studies per storage object whose state a process keeps; an evicted one is reloaded from
 # storage when it is used again (correct, only slower).
@@ -133,13 +133,15 @@ class StudyState:
         trials: list[FrozenTrial],
     ) -> None:
         storage = study._storage
-        attrs = storage.get_study_system_attrs(study._study_id)
-        self.seed = int(attrs.get(SEED_KEY, self.seed))
         following = plan.generation + 1
+        # The two keys alone: the study holds one plan key per closed generation.
+        attrs = study_system_attrs(storage, study._study_id, (SEED_KEY, plan_key(following)))
+        self.seed = int(attrs.get(SEED_KEY, self.seed))
         stored = attrs.get(plan_key(following))
         if stored == COMPACTED:
             # This process fell far behind the others: continue from the newest plan.
-            newest = newest_plan(attrs, settings.float_bits)
+            every = storage.get_study_system_attrs(study._study_id)
+            newest = newest_plan(every, settings.float_bits)
             assert newest is not None
             next_plan = newest
         elif stored is not None:
