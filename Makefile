@@ -48,7 +48,7 @@ compare: $(STAMP)
 		HammingGA+archive HammingGA-no-gate HammingGA-no-forced Random TPE NSGA-II GP
 	$(PY) experiments/sampler_comparison.py --seeds 30 --out sampler_comparison_accelerated \
 		--samplers TPE TPE-univariate HammingGA HammingGA+archive HammingGA+screening \
-		HammingGA+screening-lean
+		HammingGA+screening-lean HammingGA+screening-lean-latin
 
 # The OptunaHub registry package of the sampler, generated from optuna_hamming/ and hub/templates/
 # into build/optunahub/package/samplers/hamming_ga (README, "OptunaHub").

@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -37,21 +38,27 @@ from optuna_hamming.paper import synthetic_objective
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def samplers(seed: int) -> dict[str, optuna.samplers.BaseSampler]:
-    return {
-        "HammingGA": HammingGASampler(seed=seed),
-        "HammingGA+screening": recommended_sampler(seed=seed),
-        # Two children a generation, the explored share carried: twice the generation closes.
-        "HammingGA+screening-children2": recommended_sampler(
-            seed=seed, screening=SurrogateScreening(children=2, explore_carried=True)
-        ),
-        # The same with four trees and half the bred and perturbed candidates.
-        "HammingGA+screening-children2-lean4": recommended_sampler(
-            seed=seed, screening=SurrogateScreening.lean()
-        ),
-        "NSGA-II": optuna.samplers.NSGAIISampler(seed=seed),
-        "TPE": optuna.samplers.TPESampler(seed=seed),
-    }
+# Factories, so that a run builds only the sampler it measures (and an older checkout of the
+# package, put first on PYTHONPATH for a before/after run, need not know the others).
+SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+    "HammingGA": lambda seed: HammingGASampler(seed=seed),
+    # SurrogateScreening()'s defaults: four children a generation.
+    "HammingGA+screening": lambda seed: recommended_sampler(
+        seed=seed, screening=SurrogateScreening()
+    ),
+    # Two children a generation, the explored share carried: twice the generation closes.
+    "HammingGA+screening-children2": lambda seed: recommended_sampler(
+        seed=seed, screening=SurrogateScreening(children=2, explore_carried=True)
+    ),
+    # The same with four trees and half the bred and perturbed candidates.
+    "HammingGA+screening-children2-lean4": lambda seed: recommended_sampler(
+        seed=seed, screening=SurrogateScreening.lean()
+    ),
+    # And generation 0 as a Latin hypercube: what recommended_sampler() is.
+    "HammingGA+screening-lean-latin": lambda seed: recommended_sampler(seed=seed),
+    "NSGA-II": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+    "TPE": lambda seed: optuna.samplers.TPESampler(seed=seed),
+}
 
 
 def window_median(seconds: dict[int, float], end: int, width: int = 100) -> float | None:
@@ -60,8 +67,10 @@ def window_median(seconds: dict[int, float], end: int, width: int = 100) -> floa
 
 
 def run(storage_kind: str, name: str, n_trials: int, seed: int, workdir: Path) -> dict[str, object]:
-    sampler = TimedSampler(samplers(seed)[name])
-    storage = None if storage_kind == "inmemory" else f"sqlite:///{workdir / f'{name}.db'}"
+    sampler = TimedSampler(SAMPLERS[name](seed))
+    # A database per run: a repeat must not run in one that holds the earlier repeats' studies.
+    path = workdir / f"{name}-{seed}.db"
+    storage = None if storage_kind == "inmemory" else f"sqlite:///{path}"
     study = optuna.create_study(direction="maximize", sampler=sampler, storage=storage)
     start = time.perf_counter()
     study.optimize(synthetic_objective, n_trials=n_trials)
@@ -98,10 +107,25 @@ def _median_row(repeats: list[dict[str, object]]) -> dict[str, object]:
 def _mean_cells(row: dict[str, object], tpe: dict[str, object] | None) -> str:
     mean = row.get("mean_1_600_ms")
     if not isinstance(mean, float):
-        return "- | -"
+        return "- | - | -"
     peer = None if tpe is None else tpe.get("mean_1_600_ms")
     ratio = f"{mean / peer:.2f}" if isinstance(peer, float) else "-"
-    return f"{mean:.3f} | {ratio}"
+    return f"{mean:.3f} | {ratio} | {_paired_ratios(row, tpe)}"
+
+
+def _paired_ratios(row: dict[str, object], tpe: dict[str, object] | None) -> str:
+    """The ratio to TPE run by run (same seed, run next to each other): lowest-highest."""
+    if tpe is None:
+        return "-"
+    ours, theirs = row.get("runs"), tpe.get("runs")
+    if not isinstance(ours, list) or not isinstance(theirs, list) or len(ours) != len(theirs):
+        return "-"
+    ratios = sorted(
+        a["mean_1_600_ms"] / b["mean_1_600_ms"]
+        for a, b in zip(ours, theirs, strict=True)
+        if isinstance(a.get("mean_1_600_ms"), float) and isinstance(b.get("mean_1_600_ms"), float)
+    )
+    return f"{ratios[0]:.2f}-{ratios[-1]:.2f}" if ratios else "-"
 
 
 def main() -> int:
@@ -120,15 +144,18 @@ def main() -> int:
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows = []
+    names = args.samplers.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         for storage_kind in args.storages.split(","):
-            for name in args.samplers.split(","):
-                repeats = []
-                for repeat in range(args.repeats):
+            # Repeats interleave the samplers (A B C, A B C, ...) so that a drift of the
+            # machine's speed during the run falls on every sampler alike, not on the last.
+            runs: dict[str, list[dict[str, object]]] = {name: [] for name in names}
+            for repeat in range(args.repeats):
+                for name in names:
                     row = run(storage_kind, name, args.trials, args.seed + repeat, Path(tmp))
-                    repeats.append(row)
+                    runs[name].append(row)
                     print(json.dumps(row), flush=True)
-                rows.append(_median_row(repeats))
+            rows.extend(_median_row(runs[name]) for name in names)
     marks = [m for m in (500, 1000, 5000) if m <= args.trials]
     lines = [
         f"Machine: {machine()}. {args.trials} trials per run, seed {args.seed}"
@@ -143,8 +170,8 @@ def main() -> int:
         "| storage | sampler | "
         + " | ".join(f"at {m} (ms)" for m in marks)
         + " | last/at-500 | vs NSGA-II | vs TPE | wall per trial (ms) "
-        + "| mean 1-600 (ms) | mean 1-600 vs TPE |",
-        "|---" * (len(marks) + 8) + "|",
+        + "| mean 1-600 (ms) | mean 1-600 vs TPE | run by run vs TPE |",
+        "|---" * (len(marks) + 9) + "|",
     ]
     for row in rows:
         peers = {r["sampler"]: r for r in rows if r["storage"] == row["storage"]}

@@ -41,11 +41,17 @@ BUDGETS = (30, 50, 100, 300, 600)
 SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "HammingGA": lambda seed: HammingGASampler(seed=seed),
     "HammingGA+archive": lambda seed: HammingGASampler(seed=seed, skip_duplicates=True),
-    # The accelerated mode: the archive and SurrogateScreening (recommended_sampler).
-    "HammingGA+screening": lambda seed: recommended_sampler(seed=seed),
+    # The accelerated mode with SurrogateScreening()'s defaults: four children a generation.
+    "HammingGA+screening": lambda seed: recommended_sampler(
+        seed=seed, screening=SurrogateScreening()
+    ),
     # Two children a generation on a budget of trees and candidates (SurrogateScreening.lean).
     "HammingGA+screening-lean": lambda seed: recommended_sampler(
         seed=seed, screening=SurrogateScreening.lean()
+    ),
+    # The same with a Latin-hypercube generation 0: what recommended_sampler() is.
+    "HammingGA+screening-lean-latin": lambda seed: recommended_sampler(
+        seed=seed, screening=SurrogateScreening.lean(initial_design="latin")
     ),
     "HammingGA-no-gate": lambda seed: HammingGASampler(seed=seed, hamming_gate=False),
     "HammingGA-no-forced": lambda seed: HammingGASampler(seed=seed, forced_mutation=False),

@@ -148,9 +148,21 @@ def test_the_recommended_sampler_screens_the_heads_it_trains(tmp_path: Path) -> 
     assert len(first["members"]) == 10  # SurrogateScreening's initial generation
     screened = [t for t in study.trials if SCREENED_ATTR in t.user_attrs]
     predicted = [t.user_attrs[SCREENED_ATTR]["predicted"] for t in screened]
-    assert predicted == first["screening"]["predicted"] and len(screened) == 4
+    assert predicted == first["screening"]["predicted"] and len(screened) == 2  # lean()
     (study_run,) = runs_by_role(search.tracking_uri, "screened")["study"]
     assert study_run.data.params["sampler.screening"] == "SurrogateScreening"
+    assert study_run.data.params["sampler.screening.children"] == "2"
+    assert study.user_attrs[CONFIG_ATTR]["screening"] == "lean-latin"
+    # A study started before lean became recommended_sampler's (a config without
+    # "screening") continues with the four children a generation it started with.
+    config = dict(study.user_attrs[CONFIG_ATTR])
+    del config["screening"]
+    study.set_user_attr(CONFIG_ATTR, config)
+    code, _, err = run_cli(*search.argv("--generations", "3", "--sampler", "recommended"))
+    assert code == 0, err
+    summaries = HammingGASampler.generations(study)
+    assert [len(s["screening"]["predicted"]) for s in list(summaries.values())[1:3]] == [2, 4]
+    assert "screening" not in study.user_attrs[CONFIG_ATTR]  # it keeps meaning the defaults
 
 
 def test_four_jobs_train_heads_in_threads_each_logged_to_its_own_run(tmp_path: Path) -> None:

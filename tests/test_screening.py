@@ -191,7 +191,8 @@ def test_conditional_and_continuous_spaces_and_enqueued_trials() -> None:
     # Candidates that differ from an evaluated genome only in genes it lacks are not
     # trained (before that fix, 36 of 60 parameter sets here were distinct). Repeats left:
     # generation 0's random genomes, and children lacking a gene the objective then asks
-    # for, which gets a random value (as in the paper's mode): 3 of 50 with this seed.
+    # for, which gets a random value (as in the paper's mode): 3 of 50 with this seed and
+    # SurrogateScreening(), 1 with lean().
     trained = [tuple(sorted(t.params.items())) for t in study.trials]
     assert len(set(trained)) >= len(trained) - 3
 
@@ -239,7 +240,11 @@ def test_recommended_sampler_takes_overrides() -> None:
     params = sampler.settings.as_params()
     assert params["screening"] == "SurrogateScreening"
     assert params["screening.model"] == "ForestSurrogate"
-    assert params["screening.model.n_trees"] == 12
+    assert params["screening.model.n_trees"] == 4
+    # What README recommends: the lean screening, the archive on.
+    default = recommended_sampler(seed=3).settings
+    assert default.screening == SurrogateScreening.lean(initial_design="latin")
+    assert default.skip_duplicates
 
 
 @pytest.mark.parametrize(

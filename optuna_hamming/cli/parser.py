@@ -139,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="paper",
         help="paper (default: Algorithm 1 as published) or recommended "
         "(optuna_hamming.recommended_sampler: the same operators, the archive and "
-        "SurrogateScreening, which trains the children a model ranks best, 8 per "
-        "generation after 10 random genomes; docs/results.md has the numbers)",
+        "SurrogateScreening.lean(), which trains the children a model ranks best, 2 per "
+        "generation after 10 genomes of a Latin hypercube; docs/results.md has the numbers)",
     )
     search.add_argument("--population", type=_positive, default=30)
     search.add_argument("--generations", type=_positive, default=20)

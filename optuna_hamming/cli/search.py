@@ -34,12 +34,14 @@ from optuna_hamming.cli.output import print_generation_table
 from optuna_hamming.cli.parser import DEFAULT_UI_URL
 from optuna_hamming.cli.quiet import library_chatter_kept_out
 from optuna_hamming.cli.study_config import (
+    SCREENINGS,
     Inputs,
     adopt_stored_imbalance,
     check_continuation,
     check_folds,
     load_inputs,
     resolved_imbalance,
+    stored_screening,
     study_config,
 )
 from optuna_hamming.data import (
@@ -111,6 +113,14 @@ def _search(args: argparse.Namespace) -> int:
         check_folds(inputs, args)
         config = study_config(args, backbone, image_size)
     check_continuation(study, config)
+    screening = stored_screening(study)
+    if screening is not None and screening != config["screening"]:
+        # A study started before recommended_sampler changed keeps the screening it had.
+        config["screening"] = screening
+        sampler = recommended_sampler(
+            population_size=args.population, seed=args.seed, screening=SCREENINGS[screening]()
+        )
+        study.sampler = sampler
     settings = {f"sampler.{k}": v for k, v in sampler.settings.as_params().items()}
     tracker = StudyTracker(
         tracking_uri=tracking_uri,

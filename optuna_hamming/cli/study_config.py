@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+from optuna_hamming import SurrogateScreening
 from optuna_hamming.cli.common import CONFIG_ATTR
 from optuna_hamming.cli.errors import UserError
 from optuna_hamming.data import (
@@ -38,6 +40,15 @@ FIXED_OPTIONS = (
 )
 # What a study stored before an option existed was run with: its default then.
 _OPTION_DEFAULTS = {"fitness": "holdout", "folds": None, "sampler": "paper"}
+# What `--sampler recommended` screens with: recommended_sampler's screening,
+# SurrogateScreening.lean(initial_design="latin") since 2026-12-05. A study started before
+# has no "screening" in its config and continues with what it started with,
+# SurrogateScreening()'s defaults: a study keeps its sampler for life.
+RECOMMENDED_SCREENING = "lean-latin"
+SCREENINGS: dict[str, Callable[[], SurrogateScreening]] = {
+    "lean-latin": lambda: SurrogateScreening.lean(initial_design="latin"),
+    "defaults": SurrogateScreening,
+}
 # The dataset whose default is the paper's class proportions (its reproduction); every other
 # dataset, the user's folders above all, keeps all its images unless --imbalance paper.
 PAPER_DATASET = "animal-mnist"
@@ -91,6 +102,7 @@ def study_config(args: argparse.Namespace, backbone: str, image_size: int) -> di
         "weights": str(args.weights),
         "image_size": image_size,
         "sampler": args.sampler,
+        "screening": RECOMMENDED_SCREENING if args.sampler == "recommended" else None,
         "population": args.population,
         "seed": args.seed,
         "max_epochs": args.max_epochs,
@@ -142,6 +154,15 @@ def check_continuation(study: optuna.Study, config: dict[str, Any]) -> None:
             f"study {study.study_name!r} was started with {what}; rerun with its original "
             "options to continue it, or pass another --study-name"
         )
+
+
+def stored_screening(study: optuna.Study) -> str | None:
+    """The screening a ``--sampler recommended`` study was started with (None for the paper's
+    sampler): its config's, or ``"defaults"`` for a config stored before it had one."""
+    stored = study.user_attrs.get(CONFIG_ATTR)
+    if not isinstance(stored, dict) or stored.get("sampler") != "recommended":
+        return None
+    return str(stored.get("screening", "defaults"))
 
 
 def check_folds(inputs: Inputs, args: argparse.Namespace) -> None:

@@ -10,8 +10,10 @@ random pairs of parents: crossover of part A and part B, then mutation with prob
 ``mutate``; a pair with equal genomes gives a forced mutation of the male
 (:mod:`.breeding`), 6. next population = parents + children.
 
-:mod:`.genome` holds genes, bit strings and Hamming distances. Every operator is a small
-function or strategy object that takes a ``numpy.random.Generator``.
+:mod:`.genome` holds genes, bit strings and Hamming distances; :mod:`.screening` the
+accelerated mode's candidates and model; :mod:`.design` a Latin-hypercube generation 0.
+Every operator is a small function or strategy object that takes a
+``numpy.random.Generator``.
 """
 
 from optuna_hamming.ga.breeding import (

@@ -17,6 +17,7 @@ from optuna.trial import FrozenTrial
 from optuna_hamming import ga
 from optuna_hamming.sampler._plan import Plan, PlannedChild
 from optuna_hamming.sampler._search_space import GenomeSpace
+from optuna_hamming.sampler._settings import Settings
 from optuna_hamming.sampler.attributes import (
     CHILD_KEY,
     GENE_ATTR,
@@ -41,6 +42,9 @@ class Ticket:
     space: GenomeSpace | None
     planned_gene: str | None
     rng: np.random.Generator
+    # Generation 0 as a Latin hypercube: (the child's index, the number of slices, the
+    # study's seed); None for a random draw.
+    latin: tuple[int, int, int] | None = None
 
 
 def first_index(used: set[int], ahead: int) -> int:
@@ -90,6 +94,32 @@ def moved_index(taken: set[int], own_index: int, own_number: int, rivals: list[i
     leave is taken by the next new trial."""
     rank = sum(1 for number in rivals if number < own_number)
     return max(taken | {own_index}) + 1 + rank
+
+
+def latin_design(
+    settings: Settings,
+    plan: Plan,
+    child: PlannedChild | None,
+    index: int,
+    *,
+    enqueued: bool,
+    retried: bool,
+) -> bool:
+    """Whether the trial claiming ``index`` of ``plan`` draws its genome from generation 0's
+    Latin hypercube: a child of generation 0 within its planned size, in the accelerated
+    mode with ``initial_design="latin"``. A retry takes its dead trial's index and values
+    (Optuna copies them as fixed parameters), and the genes the dead trial had not reached
+    yet come from the same slices. Extra children (for idle workers, or in place of a
+    failed one) and the missing values of an enqueued trial are drawn at random."""
+    screening = settings.screening
+    return (
+        screening is not None
+        and screening.initial_design == "latin"
+        and plan.generation == 0
+        and child is None
+        and (retried or not enqueued)
+        and index < plan.population_size
+    )
 
 
 def describe(

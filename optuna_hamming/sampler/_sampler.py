@@ -32,6 +32,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import ga
+from optuna_hamming.ga.design import latin_choice, latin_slice
 from optuna_hamming.sampler._archive import read_archive
 from optuna_hamming.sampler._claims import (
     MAX_MOVES,
@@ -39,6 +40,7 @@ from optuna_hamming.sampler._claims import (
     claims_seen,
     describe,
     first_index,
+    latin_design,
     moved_index,
     one_process,
     retried_child,
@@ -215,6 +217,10 @@ class HammingGASampler(BaseSampler):
                 return value
         rng = ticket.rng if ticket is not None else self._rng
         gene = gene_for(param_distribution, self._settings.float_bits)
+        if ticket is not None and ticket.latin is not None:
+            index, n_slices, seed = ticket.latin
+            position = latin_slice(seed, param_name, index, n_slices)
+            return gene.value_at(latin_choice(gene.n_choices, position, n_slices, rng))
         return gene.value_at(int(rng.integers(gene.n_choices)))
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
@@ -245,6 +251,15 @@ class HammingGASampler(BaseSampler):
                     enqueued=enqueued,
                     retried=retried is not None,
                 )
+                if latin_design(
+                    self._settings,
+                    plan,
+                    child,
+                    index,
+                    enqueued=enqueued,
+                    retried=retried is not None,
+                ):
+                    ticket.latin = (index, plan.population_size, state.seed)
                 self._tickets[trial._trial_id] = ticket
                 # The claim must be visible before the lock is released (threads read it).
                 set_trial_attrs(

@@ -116,6 +116,8 @@ ACQUISITIONS: dict[str, Callable[[FloatArray, FloatArray, float, float], FloatAr
     "ucb": lambda mean, spread, best, optimism: upper_bound(mean, spread, optimism),
 }
 
+INITIAL_DESIGNS = ("random", "latin")
+
 _CONSTRAINTS: dict[str, Constraint] = {
     "initial": Integer(2, None, "Pass e.g. initial=10 random genomes in generation 0."),
     "children": Integer(1, None, "Pass e.g. children=4 trained children per generation."),
@@ -159,6 +161,10 @@ class SurrogateScreening:
             fitness alone; or ``"ei"``, expected improvement over the best genome with the
             trees' spread (it measured worst of the three at 30-300 evaluations).
         optimism: The spread's weight in ``"ucb"``.
+        initial_design: How generation 0's ``initial`` genomes are drawn: ``"random"`` (the
+            paper's way, the default) or ``"latin"``, a Latin hypercube that puts one genome
+            in each of ``initial`` equal slices of every gene's choices
+            (:mod:`optuna_hamming.ga.design`). Enqueued trials keep their values.
         explore_carried: Keep the ``explore`` share over the generations rather than round it
             per generation (:func:`optuna_hamming.ga.screening.explore_count`): with
             ``children=2`` and ``explore=0.2`` two children in five generations are explored
@@ -181,6 +187,7 @@ class SurrogateScreening:
     acquisition: str = "ucb"
     optimism: float = 0.2
     explore_carried: bool = False
+    initial_design: str = "random"
 
     @classmethod
     def lean(cls, **overrides: Any) -> SurrogateScreening:
@@ -205,6 +212,11 @@ class SurrogateScreening:
             raise ValueError(
                 f"`acquisition` must be one of {sorted(ACQUISITIONS)}, got "
                 f"{self.acquisition!r}: pass acquisition='ucb'."
+            )
+        if self.initial_design not in INITIAL_DESIGNS:
+            raise ValueError(
+                f"`initial_design` must be one of {list(INITIAL_DESIGNS)}, got "
+                f"{self.initial_design!r}: pass initial_design='random' or 'latin'."
             )
         if not callable(getattr(self.model, "fit_predict", None)):
             raise TypeError(
