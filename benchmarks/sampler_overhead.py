@@ -1,5 +1,6 @@
 """Seconds per trial spent inside the sampler: HammingGASampler (the paper's GA and the
-accelerated mode, ``recommended_sampler``) vs NSGA-II vs TPE.
+accelerated mode: ``SurrogateScreening()``, ``lean()``, ``recommended_sampler()``) vs NSGA-II
+vs TPE.
 
 The objective is trivial (the synthetic score of the paper's 4-parameter space), so what is
 measured is the sampler: every call Optuna makes into it (before_trial, infer/sample relative,

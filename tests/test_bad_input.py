@@ -193,6 +193,18 @@ def _changed_sampler(tmp: Path) -> None:
     assert len(optuna.load_study(study_name="started", storage=storage).trials) == 0
 
 
+def _unknown_screening(tmp: Path) -> None:
+    """A --sampler recommended study whose stored screening this version does not know (a
+    later version started it): refused rather than continued with another."""
+    storage, argv = _study_stored_without(tmp)
+    study = optuna.load_study(study_name="started", storage=storage)
+    config = {**study.user_attrs[CONFIG_ATTR], "sampler": "recommended", "screening": "later"}
+    study.set_user_attr(CONFIG_ATTR, config)
+    code, _, err = run_cli(*argv, "--sampler", "recommended")
+    assert code == 2 and "the screening 'later', which this version does not know" in err, err
+    assert len(optuna.load_study(study_name="started", storage=storage).trials) == 0
+
+
 def _changed_options(tmp: Path) -> None:
     storage = f"sqlite:///{tmp}/optuna.db"
     study = optuna.create_study(study_name="started", storage=storage, direction="maximize")
@@ -454,6 +466,9 @@ ROWS = [
     Row("changed-sampler", "continuing a paper study with `--sampler recommended`",
         "sampler='paper' (now 'recommended')", "exit 2", "the study, its trials and options",
         _changed_sampler),
+    Row("unknown-screening", "continuing a `recommended` study a later version started",
+        "which this version does not know", "exit 2", "the study, its trials and options",
+        _unknown_screening),
     Row("several-studies", "`show` without `--study-name` on a storage of several studies",
         "holds several studies", "exit 2", "the studies", _show_refuses(None, "holds several")),
     Row("unknown-study", "`show --study-name typo`", "no study 'typo'", "exit 2", "the studies",

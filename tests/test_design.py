@@ -127,19 +127,19 @@ def test_generation_zero_takes_every_value_of_every_ten_valued_gene(
     assert len(first) == 10 and {t.user_attrs[ORIGIN_ATTR] for t in first} == {"initial"}
     for name in ("a", "b", "c", "d"):
         assert sorted(t.params[name] for t in first) == list(range(10))
-    assert sorted(t.params["e"] for t in first) in (
-        [0, 0, 0, 0, 1, 1, 1, 2, 2, 2],
-        [0, 0, 0, 1, 1, 1, 2, 2, 2, 2],
-        [0, 0, 0, 0, 1, 1, 1, 1, 2, 2],
-        [0, 0, 0, 1, 1, 1, 1, 2, 2, 2],
-    )
+    # The three-valued gene: slices 0-2 give 0, 3 gives 0 or 1, 4-5 give 1, 6 gives 1 or 2,
+    # 7-9 give 2.
+    counts = np.bincount([t.params["e"] for t in first], minlength=3)
+    assert 3 <= counts[0] <= 4 and 2 <= counts[1] <= 4 and 3 <= counts[2] <= 4
 
 
 def test_latin_studies_are_seeded_and_the_default_stays_random() -> None:
     assert history(latin_study()) == history(latin_study())
     assert history(latin_study()) != history(latin_study(seed=4))
-    # Random draws (the default) see all ten values of every ten-valued gene rarely.
-    study = optuna.create_study(direction="maximize", sampler=recommended_sampler(seed=3))
+    # Random draws (SurrogateScreening's default) see all ten values of a ten-valued gene
+    # rarely.
+    random = recommended_sampler(seed=3, screening=SurrogateScreening.lean())
+    study = optuna.create_study(direction="maximize", sampler=random)
     study.optimize(grid_objective, n_trials=10)
     covered = [len({t.params[name] for t in study.trials}) for name in ("a", "b", "c", "d")]
     assert min(covered) < 10

@@ -192,7 +192,7 @@ def test_conditional_and_continuous_spaces_and_enqueued_trials() -> None:
     # trained (before that fix, 36 of 60 parameter sets here were distinct). Repeats left:
     # generation 0's random genomes, and children lacking a gene the objective then asks
     # for, which gets a random value (as in the paper's mode): 3 of 50 with this seed and
-    # SurrogateScreening(), 1 with lean().
+    # SurrogateScreening(), 1 with recommended_sampler()'s lean screening and Latin design.
     trained = [tuple(sorted(t.params.items())) for t in study.trials]
     assert len(set(trained)) >= len(trained) - 3
 

@@ -114,6 +114,12 @@ def _search(args: argparse.Namespace) -> int:
         config = study_config(args, backbone, image_size)
     check_continuation(study, config)
     screening = stored_screening(study)
+    if screening is not None and screening not in SCREENINGS:
+        raise UserError(
+            f"study {study_name!r} was started with the screening {screening!r}, which this "
+            f"version does not know ({', '.join(SCREENINGS)}): continue it with the version "
+            "that started it, or pass another --study-name"
+        )
     if screening is not None and screening != config["screening"]:
         # A study started before recommended_sampler changed keeps the screening it had.
         config["screening"] = screening
