@@ -153,7 +153,7 @@ def test_a_dead_workers_trial_gets_one_failed_run_even_if_it_died_before_saying_
         suggest_paper_genome(trial)
         storage.record_heartbeat(trial._trial_id)
     # This one died after its run was made but before the trial named it.
-    made = tracker._create_trial_run(study, unrecorded.number, {}, parent)
+    made = tracker.runs.create(study, unrecorded.number, {}, parent)
     time.sleep(2.5)
     study.optimize(tracked, n_trials=1)  # this worker finds both stale and fails them
     runs: dict[int, list[Run]] = {}

@@ -15,7 +15,7 @@ from typing import Any
 
 from optuna.storages import BaseStorage
 
-from optuna_hamming.storages._writes import _rdb_backend, _rdb_internals
+from optuna_hamming.storages._writes import rdb_backend, rdb_internals
 from optuna_hamming.storages.reconnect import retrying
 
 
@@ -23,7 +23,7 @@ def study_system_attrs(
     storage: BaseStorage, study_id: int, keys: Collection[str]
 ) -> dict[str, Any]:
     """The study system attributes among ``keys`` that are set (a key absent is left out)."""
-    internals = _rdb_internals(storage)
+    internals = rdb_internals(storage)
     if internals is None:
         attrs = storage.get_study_system_attrs(study_id)
         return {key: attrs[key] for key in keys if key in attrs}
@@ -45,7 +45,7 @@ def study_system_attrs(
 def heartbeat_grace(storage: BaseStorage) -> float | None:
     """Seconds without a heartbeat after which Optuna finds a running trial stale, on an RDB
     storage with heartbeats; None elsewhere."""
-    rdb = _rdb_backend(storage)
+    rdb = rdb_backend(storage)
     if rdb is None or rdb.heartbeat_interval is None:
         return None
     grace = rdb.grace_period
@@ -56,7 +56,7 @@ def trials_with_heartbeat(storage: BaseStorage, trial_ids: Collection[int]) -> s
     """Those of ``trial_ids`` that have recorded a heartbeat. Optuna never finds a running
     trial without one stale (a worker killed before its trial's first heartbeat); storages
     without heartbeats return every id, having nothing to tell."""
-    internals = _rdb_internals(storage)
+    internals = rdb_internals(storage)
     if internals is None or not trial_ids:
         return set(trial_ids)
     rdb, models, scoped = internals

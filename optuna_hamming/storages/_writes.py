@@ -19,7 +19,8 @@ from optuna.storages import BaseStorage
 from optuna_hamming.storages.reconnect import inner_storage, retrying
 
 
-def _rdb_backend(storage: BaseStorage) -> Any:
+def rdb_backend(storage: BaseStorage) -> Any:
+    """The RDBStorage under ``storage`` (also read by :mod:`._reads`); None on any other."""
     # ReconnectingStorage may wrap a _CachedStorage, which wraps an RDBStorage.
     inner = inner_storage(storage)
     backend = getattr(inner, "_backend", inner)
@@ -30,13 +31,11 @@ def _rdb_backend(storage: BaseStorage) -> Any:
     return backend if isinstance(backend, RDBStorage) else None
 
 
-def _rdb_internals(
-    storage: BaseStorage, needs: tuple[str, ...] = ()
-) -> tuple[Any, Any, Any] | None:
+def rdb_internals(storage: BaseStorage, needs: tuple[str, ...] = ()) -> tuple[Any, Any, Any] | None:
     """The RDB backend, Optuna's ORM models and its session helper; None on any other
     storage, or on an Optuna whose internals differ, such as a backend without the private
     methods in ``needs`` (the public setters are used then)."""
-    rdb = _rdb_backend(storage)
+    rdb = rdb_backend(storage)
     if rdb is None:
         return None
     try:
@@ -80,7 +79,7 @@ def _in_one_transaction(
 ) -> None:
     """``body(rdb, models, session)`` in one transaction on RDB storages, retried across a
     reconnect; elsewhere Optuna's public setters, one commit per attribute, in order."""
-    internals = _rdb_internals(storage, needs)
+    internals = rdb_internals(storage, needs)
     if internals is None:
         for setter, attrs in one_by_one:
             for key, value in attrs.items():

@@ -1,12 +1,15 @@
 """The MLflow experiment of a study: found, made (with its artifacts beside a sqlite store)
-or restored from the trash."""
+or restored from the trash. Apart from the tracker because it is the one place that knows
+where a store keeps its files."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from optuna_hamming.tracking._names import TrackingError, _sqlite_path
+from optuna_hamming.tracking._names import TrackingError
 
 
 def open_experiment(client: MlflowClient, name: str, tracking_uri: str) -> str:
@@ -37,3 +40,9 @@ def open_experiment(client: MlflowClient, name: str, tracking_uri: str) -> str:
     if experiment.lifecycle_stage == "deleted":
         client.restore_experiment(experiment.experiment_id)
     return str(experiment.experiment_id)
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///"))
+    return None

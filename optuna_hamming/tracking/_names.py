@@ -1,12 +1,13 @@
-"""The tags, attributes and names the tracker writes, and small helpers for them."""
+"""The tracker's vocabulary: the tags, attributes and metric names it writes, which other
+tools (the MLflow UI, optuna-dashboard, a later tracker on the same study) read back, so they
+live apart from the code that writes them; where runs go by default, and the error a user
+sees when they cannot go there.
+"""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from optuna_hamming.sampler.attributes import (
     GENERATION_ATTR,
@@ -39,7 +40,6 @@ GENERATION_METRICS: dict[str, Callable[[GenerationSummary], float]] = {
     "generation.members": lambda s: float(len(s["members"])),
     "generation.forced_mutations": lambda s: float(s["forced_mutations"]),
 }
-_MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 
 
 class TrackingError(RuntimeError):
@@ -51,12 +51,6 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-def _sqlite_path(uri: str) -> Path | None:
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///"))
-    return None
-
-
 def redact(url: str) -> str:
     """A storage URL without its password, fit for a tag."""
     if "://" not in url or "@" not in url:
@@ -65,14 +59,3 @@ def redact(url: str) -> str:
     credentials, host = rest.rsplit("@", 1)
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}@{host}"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _param_value(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 6000 else text[:5997] + "..."

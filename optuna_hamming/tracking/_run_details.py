@@ -1,10 +1,15 @@
-"""What makes a study's runs readable in the MLflow UI: trial run names a person can scan,
-and the dataset as an MLflow dataset input, which fills the UI's Dataset column."""
+"""What a study's runs hold and how they read in the MLflow UI: trial run names a person can
+scan, a finished trial's parameters and metrics (values MLflow accepts), the dataset as an
+MLflow dataset input, which fills the UI's Dataset column, and the address of a run's page.
+
+Pure functions and values, no MLflow client: what is written, not when or how.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +20,22 @@ from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 
 from optuna_hamming.paper import PAPER_SPACE
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
-from optuna_hamming.tracking._names import _number, _param_value
 
 _MAX_RUN_NAME = 250  # MLflow keeps run names up to 250 characters
 CONTEXT_TAG = "mlflow.data.context"  # the tag the UI shows beside a dataset
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a metric's value: a finite int or float as a float, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def param_value(value: Any) -> str:
+    """``value`` as a parameter's text, cut to MLflow's 6,000 characters."""
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
 
 
 def run_page(ui_url: str, experiment_id: str, run_id: str) -> str:
@@ -55,22 +72,22 @@ def outcome_of(
 ) -> tuple[list[Param], list[Metric]]:
     """A finished trial's run contents: its parameters and gene, and as metrics its numeric
     user attributes, its learning curves (step = epoch), else its intermediate values."""
-    logged = [Param(k, _param_value(v)) for k, v in params.items()]
+    logged = [Param(k, param_value(v)) for k, v in params.items()]
     if GENE_ATTR in user_attrs:
         logged.append(Param(GENE_ATTR, str(user_attrs[GENE_ATTR])))
     metrics = []
     for key, value in user_attrs.items():
-        if (number := _number(value)) is not None:
+        if (number := finite_number(value)) is not None:
             metrics.append(Metric(key, number, now, 0))
     curves = user_attrs.get("curves")
     if isinstance(curves, dict):
         for key, values in curves.items():
             for epoch, value in enumerate(values):
-                if (number := _number(value)) is not None:
+                if (number := finite_number(value)) is not None:
                     metrics.append(Metric(key, number, now, epoch))
     else:
         for step, value in intermediate.items():
-            if (number := _number(value)) is not None:
+            if (number := finite_number(value)) is not None:
                 metrics.append(Metric("intermediate_value", number, now, step))
     return logged, metrics
 

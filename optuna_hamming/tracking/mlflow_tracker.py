@@ -13,6 +13,12 @@ Everything goes through :class:`mlflow.MlflowClient` with explicit run ids: MLfl
 API keeps its active-run stack per thread, which is why optuna-integration's MLflowCallback
 serialises all trials behind one lock. Here threads only share a lock for the few writes of a
 closing generation, never while an objective runs. Outages: :mod:`.outage`.
+
+This module owns the study's side: its experiment and parent run, the generations logged on
+it, and the three ways in. The tracker holds two helpers rather than being them: a
+:class:`~optuna_hamming.tracking._trial_runs.TrialRuns`, which writes one trial's run, and a
+:class:`~optuna_hamming.tracking._late_runs.LateRuns`, which writes the runs that waited for
+the server.
 """
 
 from __future__ import annotations
@@ -26,44 +32,33 @@ from typing import Any
 
 import optuna
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
-from optuna_hamming.sampler import HammingGASampler
-from optuna_hamming.sampler.attributes import (
-    GENE_ATTR,
-    read_generations,
-)
+from optuna_hamming.sampler.attributes import read_generations
 from optuna_hamming.storages import study_lock
 from optuna_hamming.tracking._experiment import open_experiment
-from optuna_hamming.tracking._late_runs import LateRuns, _stored
+from optuna_hamming.tracking._late_runs import LateRuns
 from optuna_hamming.tracking._names import (
-    _MAX_BATCH,
-    GA_PARAMS,
     GENERATION_METRICS,
     PARENT_RUN_ATTR,
-    PARENT_TAG,
     ROLE_TAG,
     RUN_ID_ATTR,
-    RUN_NAME_TAG,
-    STATE_TAG,
     STORAGE_TAG,
     STUDY_TAG,
-    TRIAL_TAG,
     TrackingError,
-    _number,
-    _param_value,
     redact,
     resolve_tracking_uri,
 )
 from optuna_hamming.tracking._run_details import (
     DatasetDescription,
-    outcome_of,
+    finite_number,
+    param_value,
     run_page,
-    trial_run_name,
 )
+from optuna_hamming.tracking._trial_runs import TrialRuns, stored_trial
 from optuna_hamming.tracking.outage import (
     DEFAULT_OUTAGE_WAIT,
     FLUSH_PER_TRIAL,
@@ -75,7 +70,7 @@ from optuna_hamming.tracking.outage import (
 _DEAD = "the worker stopped sending heartbeats (killed or lost); Optuna failed it"
 
 
-class StudyTracker(LateRuns):
+class StudyTracker:
     """Logs an Optuna study to MLflow: one experiment, a parent run, a child run per trial.
 
     Args:
@@ -106,16 +101,16 @@ class StudyTracker(LateRuns):
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.experiment_name = experiment_name
         self.run_params = dict(run_params or {})
-        self.metric_name = metric_name
         self._client: MlflowClient | None = None
-        self.experiment_id: str | None = None
         self.parent_run_id: str | None = None
         self._lock = threading.Lock()
         self._logged_generations: set[int] = set()
         self._wrapped_trials: set[int] = set()
         self.outage = Outage(self.tracking_uri, outage_wait)
+        # Where trial runs go and what they carry; the experiment is set by start().
+        self.runs = TrialRuns(lambda: self.client, metric_name=metric_name, dataset=dataset)
+        self.late = LateRuns(self.outage, self.runs, self._parent_run)
         self._study: optuna.Study | None = None
-        self.dataset = dataset
         self.logged_runs: dict[int, str] = {}  # trial number -> run, of runs the callback made
         served = self.tracking_uri.startswith(("http://", "https://"))
         self.ui_url = ui_url or (self.tracking_uri if served else None)
@@ -135,6 +130,29 @@ class StudyTracker(LateRuns):
                 ) from error
         return self._client
 
+    @property
+    def experiment_id(self) -> str | None:
+        """The id of the study's MLflow experiment, once :meth:`start` has opened it."""
+        return self.runs.experiment_id
+
+    @property
+    def dataset(self) -> DatasetDescription | None:
+        """The dataset input of the study's run and of every trial run made from now on."""
+        return self.runs.dataset
+
+    @dataset.setter
+    def dataset(self, dataset: DatasetDescription | None) -> None:
+        self.runs.dataset = dataset
+
+    @property
+    def metric_name(self) -> str:
+        """Name of the objective value's metric in every trial run."""
+        return self.runs.metric_name
+
+    @metric_name.setter
+    def metric_name(self, name: str) -> None:
+        self.runs.metric_name = name
+
     # -- the study's experiment and parent run ------------------------------------------------
 
     def start(self, study: optuna.Study) -> str:
@@ -151,10 +169,14 @@ class StudyTracker(LateRuns):
             assert self.parent_run_id is not None
             return self.parent_run_id
 
+    def _parent_run(self, study: optuna.Study) -> str:
+        # For the late runs: the parent run, and no wait for the lock once it exists.
+        return self.start(study) if self.parent_run_id is None else self.parent_run_id
+
     def _start(self, study: optuna.Study) -> None:
         name = self.experiment_name or study.study_name
         try:
-            self.experiment_id = open_experiment(self.client, name, self.tracking_uri)
+            self.runs.experiment_id = open_experiment(self.client, name, self.tracking_uri)
             self.parent_run_id = self._find_parent(study) or self._create_parent(study)
             if self.dataset is not None:
                 self.client.log_inputs(self.parent_run_id, [self.dataset.as_input("training")])
@@ -162,7 +184,7 @@ class StudyTracker(LateRuns):
                 self._logged_generations.add(int(metric.step))
             self._study = study
             # Written by the next flush, outside the parent's lock.
-            self._queue_unlogged(study)
+            self.late.queue_unlogged(study)
         except MlflowException as error:
             raise TrackingError(
                 f"MLflow at {self.tracking_uri} refused or could not be reached: "
@@ -197,7 +219,7 @@ class StudyTracker(LateRuns):
                 "optuna.direction": study.direction.name.lower(),
             },
         )
-        params = [Param(k, _param_value(v)) for k, v in sorted(self.run_params.items())]
+        params = [Param(k, param_value(v)) for k, v in sorted(self.run_params.items())]
         for first in range(0, len(params), 100):
             self.client.log_batch(run.info.run_id, params=params[first : first + 100])
         known = study.user_attrs.get(PARENT_RUN_ATTR, {})
@@ -212,7 +234,9 @@ class StudyTracker(LateRuns):
         self.dataset = dataset
         parent = self.parent_run_id
         if parent is not None:
-            self._safely(lambda: self.client.log_inputs(parent, [dataset.as_input("training")]))
+            self.outage.safely(
+                lambda: self.client.log_inputs(parent, [dataset.as_input("training")])
+            )
 
     def run_url(self, run_id: str) -> str | None:
         """The page of ``run_id`` in the MLflow UI, when the UI's address is known."""
@@ -237,7 +261,12 @@ class StudyTracker(LateRuns):
                 "and are written when this study is tracked again",
                 stacklevel=2,
             )
-        self._safely(lambda: self.client.set_terminated(parent, status=status))
+        self.outage.safely(lambda: self.client.set_terminated(parent, status=status))
+
+    def flush(self, study: optuna.Study, limit: int | None = None) -> int:
+        """Write up to ``limit`` (default: all) of the runs that wait for the server, if it
+        answers; the number written. One thread flushes at a time; the others go on."""
+        return self.late.flush(study, limit)
 
     # -- trials -------------------------------------------------------------------------------
 
@@ -250,9 +279,9 @@ class StudyTracker(LateRuns):
             self.flush(trial.study, limit=FLUSH_PER_TRIAL)
             # The sampler writes ga.* in before_trial straight to storage, after the Trial
             # object cached its attributes: read them back from storage.
-            user_attrs = _stored(trial).user_attrs
-            run_id = self._safely(
-                lambda: self._create_trial_run(trial.study, trial.number, user_attrs, parent)
+            user_attrs = stored_trial(trial).user_attrs
+            run_id = self.outage.safely(
+                lambda: self.runs.create(trial.study, trial.number, user_attrs, parent)
             )
             if run_id is not None:
                 # Where another worker finds the run if this one dies (close_dead_trial).
@@ -261,18 +290,18 @@ class StudyTracker(LateRuns):
             try:
                 value = objective(trial)
             except optuna.TrialPruned:
-                self._end_trial(run_id, trial, None, TrialState.PRUNED)
+                self.late.end_trial(run_id, trial, None, TrialState.PRUNED)
                 raise
             except KeyboardInterrupt:
-                self._end_trial(run_id, trial, None, TrialState.FAIL, status="KILLED")
+                self.late.end_trial(run_id, trial, None, TrialState.FAIL, status="KILLED")
                 raise
             except Exception as error:
                 reason = f"{type(error).__name__}: {error}"[:5000]
-                self._end_trial(run_id, trial, None, TrialState.FAIL, error=reason)
+                self.late.end_trial(run_id, trial, None, TrialState.FAIL, error=reason)
                 raise
-            number = _number(value)
+            number = finite_number(value)
             state = TrialState.COMPLETE if number is not None else TrialState.FAIL
-            self._end_trial(run_id, trial, number, state)
+            self.late.end_trial(run_id, trial, number, state)
             self.log_generations(trial.study)
             return value
 
@@ -286,18 +315,18 @@ class StudyTracker(LateRuns):
         if trial.number not in self._wrapped_trials:
 
             def log() -> bool:
-                run_id = self._create_trial_run(
+                run_id = self.runs.create(
                     study, trial.number, trial.user_attrs, parent, trial.params
                 )
-                self._log_outcome(
+                self.runs.log_outcome(
                     run_id, trial.number, trial.params, trial.user_attrs, trial.intermediate_values
                 )
                 value = trial.value if trial.state == TrialState.COMPLETE else None
-                self._close_run(run_id, value, trial.state)
+                self.runs.close(run_id, value, trial.state)
                 self.logged_runs[trial.number] = run_id
                 return True
 
-            if self._safely(log) is None:
+            if self.outage.safely(log) is None:
                 # A finished trial takes no more attributes: the run waits in this process.
                 self.outage.pending[trial.number] = Pending(None)
                 if not self.outage.wait_until_up():
@@ -315,86 +344,12 @@ class StudyTracker(LateRuns):
         # while writing late runs at the trial's start. Found or made, so no trial lacks one.
         pending = Pending(run_id if isinstance(run_id, str) else None, "FAILED", _DEAD)
         try:
-            if self._safely(lambda: self._write_finished(study, trial, pending, late=False)):
+            finish = functools.partial(self.late.write_finished, study, trial, pending, late=False)
+            if self.outage.safely(finish):
                 return
             self.outage.pending[trial.number] = pending
         except MlflowException:
             pass  # deleted meanwhile: nothing to close
-
-    def _create_trial_run(
-        self,
-        study: optuna.Study,
-        number: int,
-        user_attrs: Mapping[str, Any],
-        parent: str,
-        params: Mapping[str, Any] | None = None,
-    ) -> str:
-        assert self.experiment_id is not None
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=trial_run_name(number, params or {}, user_attrs),
-            tags={
-                PARENT_TAG: parent,
-                ROLE_TAG: "trial",
-                STUDY_TAG: study.study_name,
-                TRIAL_TAG: str(number),
-            },
-        )
-        logged = [Param("trial_number", str(number))]
-        logged += [Param(k, _param_value(user_attrs[k])) for k in GA_PARAMS if k in user_attrs]
-        self.client.log_batch(run.info.run_id, params=logged)
-        if self.dataset is not None:
-            self.client.log_inputs(run.info.run_id, [self.dataset.as_input("training")])
-        return str(run.info.run_id)
-
-    def _finish_trial_run(
-        self,
-        run_id: str,
-        trial: optuna.Trial,
-        value: float | None,
-        state: TrialState,
-        status: str | None = None,
-    ) -> None:
-        stored = _stored(trial)
-        user_attrs = dict(stored.user_attrs)
-        sampler = trial.study.sampler
-        if GENE_ATTR not in user_attrs and isinstance(sampler, HammingGASampler):
-            # The sampler writes the gene of an initial individual only in after_trial,
-            # which runs after the objective (and this wrapper) returns.
-            gene = sampler.gene_of(stored)
-            if gene is not None:
-                user_attrs[GENE_ATTR] = gene
-        self._log_outcome(
-            run_id, trial.number, stored.params, user_attrs, stored.intermediate_values
-        )
-        self._close_run(run_id, value, state, status)
-
-    def _log_outcome(
-        self,
-        run_id: str,
-        trial_number: int,
-        params: Mapping[str, Any],
-        user_attrs: Mapping[str, Any],
-        intermediate: Mapping[int, float],
-    ) -> None:
-        logged, metrics = outcome_of(params, user_attrs, intermediate, int(time.time() * 1000))
-        # The run's name gains the genome now that the objective has suggested it.
-        name = RunTag(RUN_NAME_TAG, trial_run_name(trial_number, params, user_attrs))
-        self.client.log_batch(run_id, params=logged, tags=[name])
-        for first in range(0, len(metrics), _MAX_BATCH):
-            self.client.log_batch(run_id, metrics=metrics[first : first + _MAX_BATCH])
-
-    def _close_run(
-        self, run_id: str, value: float | None, state: TrialState, status: str | None = None
-    ) -> None:
-        tags = [RunTag(STATE_TAG, state.name)]
-        metrics = []
-        if value is not None:
-            metrics.append(Metric(self.metric_name, value, int(time.time() * 1000), 0))
-        self.client.log_batch(run_id, metrics=metrics, tags=tags)
-        if status is None:
-            status = "FAILED" if state == TrialState.FAIL else "FINISHED"
-        self.client.set_terminated(run_id, status=status)
 
     # -- generations --------------------------------------------------------------------------
 
@@ -412,7 +367,7 @@ class StudyTracker(LateRuns):
             ]
             if (
                 metrics
-                and self._safely(lambda: self.client.log_batch(parent, metrics=metrics) or 1)
+                and self.outage.safely(lambda: self.client.log_batch(parent, metrics=metrics) or 1)
                 is None
             ):
                 return []  # the server is down: these go with the next call

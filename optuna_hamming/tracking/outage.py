@@ -15,6 +15,10 @@ stall it for ever:
 
 A run is looked up by its study and trial number before it is created, so no trial's run is
 created twice, even when a request reached the server but its answer did not come back.
+
+This module holds the server's state (:class:`Outage`: down or not, the bounded wait, the
+queue of :class:`Pending` runs) and :meth:`Outage.safely`, which every write of the tracker
+goes through; :mod:`optuna_hamming.tracking._late_runs` writes what waits.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from mlflow.exceptions import MlflowException
 
@@ -35,6 +41,7 @@ UNLOGGED_ATTR = "mlflow.unlogged"  # trial user attribute: "run" or "outcome"
 LATE_TAG = "optuna_hamming.logged_late"
 _PROBE_TIMEOUT = 2.0
 _POLL = 1.0
+T = TypeVar("T")
 
 
 class TrackingOutageWarning(UserWarning):
@@ -69,7 +76,8 @@ class Pending:
 
 @dataclass
 class Outage:
-    """The tracker's view of its server: down or not, and what waits to be written."""
+    """The tracker's view of its server: down or not, and what waits to be written (shared
+    by the tracker and its late runs)."""
 
     uri: str
     wait: float = DEFAULT_OUTAGE_WAIT
@@ -96,6 +104,21 @@ class Outage:
         except requests.RequestException:
             return False
         return True  # any answer, even 401 from a proxy: the server is there
+
+    def safely(self, action: Callable[[], T]) -> T | None:
+        """``action()``, or None (and the server marked down) when MLflow cannot be reached.
+        While it is down, nothing is tried but a cheap probe."""
+        if self.down:
+            if not self.server_up():
+                return None
+            self.back()
+        try:
+            return action()
+        except MlflowException as error:
+            if not is_unreachable(error):
+                raise
+            self.lost()
+            return None
 
     def lost(self) -> None:
         self.down = True
