@@ -42,9 +42,9 @@ def main() -> int:
 
     from optuna_hamming.data import stratified_splits
     from optuna_hamming.paper import suggest_paper_genome
-    from optuna_hamming.vision.batched import DataSplit, HeadTask, train_heads_together
+    from optuna_hamming.vision.batched import HeadTask, train_heads_together
     from optuna_hamming.vision.heads import HeadGenome
-    from optuna_hamming.vision.objective import free_keras_memory, train_head
+    from optuna_hamming.vision.training import DataSplit, free_keras_memory, train_head
 
     if keras.backend.backend() != "jax":
         print("run with KERAS_BACKEND=jax", file=sys.stderr)

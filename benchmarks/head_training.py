@@ -62,7 +62,8 @@ def child(args: argparse.Namespace) -> None:
     from optuna_hamming.data import FeatureSet, load_features_npz, stratified_splits
     from optuna_hamming.vision import use_jax_compilation_cache
     from optuna_hamming.vision.heads import HeadGenome, build_head
-    from optuna_hamming.vision.objective import HeadObjective, free_keras_memory
+    from optuna_hamming.vision.objective import HeadObjective
+    from optuna_hamming.vision.training import free_keras_memory
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     deadline = time.monotonic() + args.budget_seconds

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import TimedSampler, machine
 
 from optuna_hamming import HammingGASampler, SurrogateScreening, recommended_sampler
+from optuna_hamming.names import RECOMMENDED_SCREENING
 from optuna_hamming.paper import synthetic_objective
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,7 +57,7 @@ SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
         seed=seed, screening=SurrogateScreening.lean()
     ),
     # And generation 0 as a Latin hypercube: what recommended_sampler() is.
-    "HammingGA+screening-lean-latin": lambda seed: recommended_sampler(seed=seed),
+    f"HammingGA+screening-{RECOMMENDED_SCREENING}": lambda seed: recommended_sampler(seed=seed),
     "NSGA-II": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
     "TPE": lambda seed: optuna.samplers.TPESampler(seed=seed),
 }

@@ -1,6 +1,6 @@
 """What training from ``ShuffledBatches`` (a batch order of the head's own) costs per epoch.
 
-``train_head`` feeds its heads through :class:`optuna_hamming.vision.objective.ShuffledBatches`
+``train_head`` feeds its heads through :class:`optuna_hamming.vision.training.ShuffledBatches`
 so that no global random state is read or changed. The peer, in the same process, is Keras'
 own ``fit(X, y, shuffle=True)`` on the same arrays, head and epochs. Alternating runs, median
 seconds per fit and the ratio; one backend per run:
@@ -31,7 +31,7 @@ def main() -> None:
     from _timing import machine
 
     from optuna_hamming.vision.heads import HeadGenome, build_head
-    from optuna_hamming.vision.objective import ShuffledBatches
+    from optuna_hamming.vision.training import ShuffledBatches
 
     # The shape of the embedded default's training split: 1,543 images x 1,280 features.
     rng = np.random.default_rng(0)

@@ -79,7 +79,7 @@ from optuna_hamming.vision.backbones.registry import BACKBONES, LITE0_BACKBONE
 from optuna_hamming.vision.ensemble import select_members, train_final_ensemble
 from optuna_hamming.vision.features import features_for
 from optuna_hamming.vision.heads import HeadGenome
-from optuna_hamming.vision.objective import score
+from optuna_hamming.vision.scoring import score
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATASETS: dict[str, Callable[[], LabeledImages]] = {

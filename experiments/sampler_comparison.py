@@ -36,6 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tabular_tasks import RESULTS, TabularTask, genome_table_task, hpo_bench_tasks
 
 from optuna_hamming import HammingGASampler, SurrogateScreening, recommended_sampler
+from optuna_hamming.ga import PlainMutation, UngatedSelection
+from optuna_hamming.names import LEAN, LEAN_LATIN
+from optuna_hamming.sampler.configurations import SCREENINGS
 
 BUDGETS = (30, 50, 100, 300, 600)
 SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
@@ -46,15 +49,15 @@ SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
         seed=seed, screening=SurrogateScreening()
     ),
     # Two children a generation on a budget of trees and candidates (SurrogateScreening.lean).
-    "HammingGA+screening-lean": lambda seed: recommended_sampler(
-        seed=seed, screening=SurrogateScreening.lean()
+    f"HammingGA+screening-{LEAN}": lambda seed: recommended_sampler(
+        seed=seed, screening=SCREENINGS[LEAN]()
     ),
     # The same with a Latin-hypercube generation 0: what recommended_sampler() is.
-    "HammingGA+screening-lean-latin": lambda seed: recommended_sampler(
-        seed=seed, screening=SurrogateScreening.lean(initial_design="latin")
+    f"HammingGA+screening-{LEAN_LATIN}": lambda seed: recommended_sampler(
+        seed=seed, screening=SCREENINGS[LEAN_LATIN]()
     ),
-    "HammingGA-no-gate": lambda seed: HammingGASampler(seed=seed, hamming_gate=False),
-    "HammingGA-no-forced": lambda seed: HammingGASampler(seed=seed, forced_mutation=False),
+    "HammingGA-no-gate": lambda seed: HammingGASampler(seed=seed, selection=UngatedSelection()),
+    "HammingGA-no-forced": lambda seed: HammingGASampler(seed=seed, mutation=PlainMutation()),
     "Random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
     # Optuna 5's defaults: multivariate, constant liar.
     "TPE": lambda seed: optuna.samplers.TPESampler(seed=seed),

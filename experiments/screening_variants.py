@@ -33,7 +33,9 @@ from tabular_tasks import RESULTS
 
 from optuna_hamming import recommended_sampler
 from optuna_hamming.ga.screening import FloatArray, Surrogate
-from optuna_hamming.sampler.screening import ForestSurrogate, SurrogateScreening
+from optuna_hamming.ga.surrogate import ForestSurrogate, SurrogateScreening
+from optuna_hamming.names import LEAN_LATIN
+from optuna_hamming.sampler.configurations import SCREENINGS
 
 BUDGETS = (30, 50, 100, 300)
 # Each variant is recommended_sampler with these overrides; "TPE" is Optuna 5's default.
@@ -71,7 +73,7 @@ VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
     "children2-lean4": lambda: {"screening": SurrogateScreening.lean()},
     # Generation 0 as a Latin hypercube: every value of a ten-valued gene among ten genomes
     # (recommended_sampler()'s since: chosen over lean on seeds 0-119, confirmed on 120-149).
-    "lean-latin": lambda: {"screening": SurrogateScreening.lean(initial_design="latin")},
+    LEAN_LATIN: lambda: {"screening": SCREENINGS[LEAN_LATIN]()},
     "pairs1": lambda: {"screening": SurrogateScreening(pairs=1)},
     "gp100": lambda: {"screening": SurrogateScreening(model=GaussianProcessEarly(100))},
 }

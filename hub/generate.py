@@ -3,7 +3,7 @@
 Why this exists: OptunaHub loads a sampler from a folder of the optuna/optunahub-registry
 repository, and that folder must stand on its own: it cannot depend on this project, which is
 not published. Rather than keep a second copy of the sampler in the repository, this script
-builds the folder from the one source: the GA core and the sampler layer (``ga/``,
+builds the folder from the one source: the GA core and the sampler layer (``ga/``, ``names.py``,
 ``sampler/``, ``storages/``) are copied with every import of the project rewritten to a
 relative one, and README, example and requirements come from ``hub/templates/``.
 
@@ -33,8 +33,9 @@ SOURCE_NAME = "optuna_hamming"
 SOURCE = REPO / SOURCE_NAME
 HUB_NAME = "hamming_ga"
 CATEGORY = "samplers"
-# The subpackages copied into the hub package, under the same names.
-SUBPACKAGES = ("ga", "sampler", "storages")
+# The parts copied into the hub package, under the same names: subpackages, and names.py (the
+# named configurations, which sampler/configurations.py reads).
+SUBPACKAGES = ("ga", "sampler", "storages", "names")
 TEMPLATE_FILES = ("README.md", "example.py", "requirements.txt")
 # Every third-party top-level module the copied code may import, and what provides it on a
 # user's machine. A requirement name means requirements.txt must list it.
@@ -233,7 +234,8 @@ def generate(out_root: Path) -> Path:
     package_dir.mkdir(parents=True)
     for subpackage in SUBPACKAGES:
         source_dir = SOURCE / subpackage
-        for path in sorted(source_dir.rglob("*")):
+        module = SOURCE / f"{subpackage}.py"
+        for path in sorted(source_dir.rglob("*")) if source_dir.is_dir() else [module]:
             relative = path.relative_to(SOURCE)
             if "__pycache__" in relative.parts or path.is_dir():
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 
 import mlflow
 from mlflow import MlflowClient
@@ -12,9 +13,20 @@ from optuna_hamming.cli import main
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
+    """The CLI in this process: its exit code, stdout and stderr. The package's log warnings
+    go to stderr as ``optuna-hamming``'s own logging set-up prints them (pytest's handlers
+    on the root logger would otherwise keep them out of it)."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
+    handler = logging.StreamHandler(err)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    package = logging.getLogger("optuna_hamming")
+    package.addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(argv))
+    finally:
+        package.removeHandler(handler)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -29,6 +29,8 @@ from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR
 from optuna_hamming.cli.parser import build_parser
 from optuna_hamming.cli.study_config import resolved_imbalance, study_config
+from optuna_hamming.names import ACCELERATED
+from optuna_hamming.sampler.attributes import SCREENED_ATTR
 from tests.cli_helpers import run_cli, runs_by_role
 from tests.helpers import paper_objective
 
@@ -185,22 +187,28 @@ def _changed_fitness(tmp: Path) -> None:
 
 
 def _changed_sampler(tmp: Path) -> None:
-    """A study keeps its sampler: the paper's trials and screened ones do not mix. One
-    stored before --sampler existed ran the paper's."""
+    """A study keeps its sampler settings, and the library decides as it does from Python: a
+    paper study continued with --sampler accelerated runs on as the paper's, and a warning
+    names each difference. One stored before --sampler existed ran the paper's."""
     storage, argv = _study_stored_without(tmp, "sampler")
-    code, _, err = run_cli(*argv, "--sampler", "recommended")
-    assert code == 2 and "sampler='paper' (now 'recommended')" in err, err
-    assert len(optuna.load_study(study_name="started", storage=storage).trials) == 0
+    code, _, err = run_cli(*argv, "--generations", "1", "--sampler", ACCELERATED)
+    assert code == 0, err
+    assert "keeps the sampler settings it was started with" in err, err
+    assert "child_generation.class='PaperGeneration' (this sampler: 'ScreenedGeneration')" in err
+    study = optuna.load_study(study_name="started", storage=storage)
+    stored = HammingGASampler.stored_settings(study)
+    assert stored is not None and stored["child_generation"]["class"] == "PaperGeneration"
+    assert study.trials and not any(SCREENED_ATTR in t.user_attrs for t in study.trials)
 
 
 def _unknown_screening(tmp: Path) -> None:
-    """A --sampler recommended study whose stored screening this version does not know (a
+    """An accelerated study whose stored screening this version does not know (a
     later version started it): refused rather than continued with another."""
     storage, argv = _study_stored_without(tmp)
     study = optuna.load_study(study_name="started", storage=storage)
-    config = {**study.user_attrs[CONFIG_ATTR], "sampler": "recommended", "screening": "later"}
+    config = {**study.user_attrs[CONFIG_ATTR], "sampler": ACCELERATED, "screening": "later"}
     study.set_user_attr(CONFIG_ATTR, config)
-    code, _, err = run_cli(*argv, "--sampler", "recommended")
+    code, _, err = run_cli(*argv, "--sampler", ACCELERATED)
     assert code == 2 and "the screening 'later', which this version does not know" in err, err
     assert len(optuna.load_study(study_name="started", storage=storage).trials) == 0
 
@@ -463,10 +471,10 @@ ROWS = [
     Row("changed-fitness", "continuing a holdout study with `--fitness cv`",
         "fitness='holdout' (now 'cv')", "exit 2", "the study, its trials and options",
         _changed_fitness),
-    Row("changed-sampler", "continuing a paper study with `--sampler recommended`",
-        "sampler='paper' (now 'recommended')", "exit 2", "the study, its trials and options",
-        _changed_sampler),
-    Row("unknown-screening", "continuing a `recommended` study a later version started",
+    Row("changed-sampler", "continuing a paper study with `--sampler accelerated`",
+        "keeps the sampler settings it was started with", "exit 0, a warning; runs on as started",
+        "the study, its trials and settings", _changed_sampler),
+    Row("unknown-screening", "continuing an `accelerated` study a later version started",
         "which this version does not know", "exit 2", "the study, its trials and options",
         _unknown_screening),
     Row("several-studies", "`show` without `--study-name` on a storage of several studies",

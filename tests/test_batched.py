@@ -23,14 +23,13 @@ from optuna_hamming.tracking.dashboard_notes import read_note
 from optuna_hamming.vision import HeadObjective
 from optuna_hamming.vision.batched import (
     BatchedTrainingError,
-    DataSplit,
     HeadTask,
     train_heads_together,
 )
 from optuna_hamming.vision.batched_study import optimize_in_batches
 from optuna_hamming.vision.fitness import OOF_ATTR, decode_probabilities
 from optuna_hamming.vision.heads import HeadGenome
-from optuna_hamming.vision.objective import train_head
+from optuna_hamming.vision.training import DataSplit, train_head
 from tests.cli_helpers import run_cli, runs_by_role
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,13 @@ from mlflow import MlflowClient
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR, FINAL_ATTR
-from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, SCREENED_ATTR
+from optuna_hamming.names import ACCELERATED, RECOMMENDED_SCREENING
+from optuna_hamming.sampler.attributes import (
+    GENE_ATTR,
+    GENERATION_ATTR,
+    SCREENED_ATTR,
+    SETTINGS_KEY,
+)
 from optuna_hamming.tracking import trial_run_name
 from optuna_hamming.tracking.dashboard_notes import generation_table, read_note
 from tests.cli_helpers import run_cli, runs_by_role
@@ -138,12 +144,12 @@ def test_rerunning_the_command_continues_the_study(tmp_path: Path) -> None:
     assert code == 2 and "seed=0 (now 7)" in err and "another --study-name" in err
 
 
-def test_the_recommended_sampler_screens_the_heads_it_trains(tmp_path: Path) -> None:
+def test_the_accelerated_sampler_screens_the_heads_it_trains(tmp_path: Path) -> None:
     search = small_search(tmp_path, "screened")
-    code, _, err = run_cli(*search.argv("--generations", "2", "--sampler", "recommended"))
+    code, _, err = run_cli(*search.argv("--generations", "2", "--sampler", ACCELERATED))
     assert code == 0, err
     study = optuna.load_study(study_name="screened", storage=search.storage)
-    assert study.user_attrs[CONFIG_ATTR]["sampler"] == "recommended"
+    assert study.user_attrs[CONFIG_ATTR]["sampler"] == ACCELERATED
     first, _ = HammingGASampler.generations(study).values()
     assert len(first["members"]) == 10  # SurrogateScreening's initial generation
     screened = [t for t in study.trials if SCREENED_ATTR in t.user_attrs]
@@ -152,14 +158,20 @@ def test_the_recommended_sampler_screens_the_heads_it_trains(tmp_path: Path) -> 
     (study_run,) = runs_by_role(search.tracking_uri, "screened")["study"]
     assert study_run.data.params["sampler.screening"] == "SurrogateScreening"
     assert study_run.data.params["sampler.screening.children"] == "2"
-    assert study.user_attrs[CONFIG_ATTR]["screening"] == "lean-latin"
-    # A study started before lean became recommended_sampler's (a config without
-    # "screening") continues with the four children a generation it started with.
+    assert study.user_attrs[CONFIG_ATTR]["screening"] == RECOMMENDED_SCREENING
+    # A study started before lean became recommended_sampler's and before the library
+    # stored settings (a config without "screening", no stored settings, the sampler's old
+    # name) continues with the four children a generation it started with: the CLI stores
+    # them from its config, and the library keeps them (with a warning) against the lean
+    # screening that --sampler accelerated now asks for.
     config = dict(study.user_attrs[CONFIG_ATTR])
     del config["screening"]
+    config["sampler"] = "recommended"
     study.set_user_attr(CONFIG_ATTR, config)
+    study._storage.set_study_system_attr(study._study_id, SETTINGS_KEY, None)
     code, _, err = run_cli(*search.argv("--generations", "3", "--sampler", "recommended"))
     assert code == 0, err
+    assert "--sampler recommended is deprecated" in err and "keeps the sampler settings" in err
     summaries = HammingGASampler.generations(study)
     assert [len(s["screening"]["predicted"]) for s in list(summaries.values())[1:3]] == [2, 4]
     assert "screening" not in study.user_attrs[CONFIG_ATTR]  # it keeps meaning the defaults

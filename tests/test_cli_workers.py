@@ -17,8 +17,8 @@ from mlflow import MlflowClient
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli.common import open_storage
-from optuna_hamming.cli.final import await_running_trials
 from optuna_hamming.sampler.attributes import CHILD_KEY
+from optuna_hamming.vision import await_running_trials
 from tests.helpers import POSTGRES_URL, check_ga_history, reachable
 from tests.worker_pool import ROOT, mlflow_server
 

@@ -8,6 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optuna_hamming import ga
+from optuna_hamming.ga.breeding import (
+    breed_skipping_duplicates,
+    default_split,
+    random_unseen_genome,
+)
 from optuna_hamming.ga.genome import ABSENT, GenomeLayout, hamming_matrix
 
 PAPER = GenomeLayout((7, 4, 4, 7))
@@ -171,7 +176,7 @@ def test_crossover_takes_part_a_from_male_and_part_b_from_female() -> None:
     female = np.array([5, 3, 2, 6])
     assert ga.crossover(male, female, 2).tolist() == [1, 2, 2, 6]
     assert ga.crossover(male, female, 0).tolist() == female.tolist()
-    assert ga.default_split(4) == 2
+    assert default_split(4) == 2
 
 
 def test_breed_follows_the_random_stream_exactly() -> None:
@@ -271,7 +276,7 @@ def test_skipping_duplicates_trains_only_new_genomes() -> None:
     layout = GenomeLayout((2, 2))
     evaluated = {np.array(g).tobytes() for g in ([0, 0], [0, 1], [1, 0])}
     parents = [np.array([0, 0]), np.array([0, 1]), np.array([1, 0])]
-    result = ga.breed_skipping_duplicates(
+    result = breed_skipping_duplicates(
         parents,
         5,
         layout,
@@ -288,7 +293,7 @@ def test_skipping_duplicates_trains_only_new_genomes() -> None:
 
 def test_skipping_duplicates_with_an_exhausted_space_trains_nothing() -> None:
     layout = GenomeLayout((2,))
-    result = ga.breed_skipping_duplicates(
+    result = breed_skipping_duplicates(
         [np.array([0]), np.array([1])],
         3,
         layout,
@@ -304,7 +309,7 @@ def test_skipping_duplicates_with_an_exhausted_space_trains_nothing() -> None:
 def test_random_unseen_genome_finds_the_last_one() -> None:
     layout = GenomeLayout((3, 3))
     last = np.array([2, 1])
-    found = ga.random_unseen_genome(
+    found = random_unseen_genome(
         layout, lambda g: not np.array_equal(g, last), np.random.default_rng(0)
     )
     assert found is not None and found.tolist() == [2, 1]
@@ -322,7 +327,7 @@ def test_random_unseen_genome_is_unseen_and_none_only_when_all_are_seen(
     everything = [np.array(g) for g in np.ndindex(*cardinalities)]
     rng = np.random.default_rng(seed)
     seen = {g.tobytes() for g in everything if rng.random() < seen_share}
-    found = ga.random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng)
+    found = random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng)
     if len(seen) == len(everything):
         assert found is None
     else:
@@ -334,9 +339,7 @@ def test_random_unseen_genome_is_uniform_over_the_unseen() -> None:
     layout = GenomeLayout((4, 4))
     seen = {np.array(g).tobytes() for g in np.ndindex(4, 4) if sum(g) % 2 == 0}
     rng = np.random.default_rng(0)
-    draws = [
-        ga.random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng) for _ in range(4000)
-    ]
+    draws = [random_unseen_genome(layout, lambda g: g.tobytes() in seen, rng) for _ in range(4000)]
     counts = np.unique([d.tobytes() for d in draws if d is not None], return_counts=True)[1]
     # 8 unseen genomes, 500 expected each: a chi-square with 7 degrees of freedom under 24.3
     # fails a uniform sampler once in a thousand runs; this seed is fixed, so never.

@@ -15,7 +15,7 @@ from optuna_hamming.vision.heads import (
     layer_sizes,
     make_optimizer,
 )
-from optuna_hamming.vision.objective import train_head
+from optuna_hamming.vision.training import train_head
 
 pytestmark = pytest.mark.keras
 

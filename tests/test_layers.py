@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "optuna_hamming"
 
 # Layer of each top-level piece of the package (README "Layout").
 LAYERS = {
+    "names": 1,
     "ga": 1,
     "sampler": 2,
     "storages": 2,
@@ -87,3 +88,104 @@ def test_a_layer_imports_without_the_ones_above(module: str, absent: tuple[str, 
 def test_no_module_is_over_about_400_lines() -> None:
     long = {name: n for name, path in modules() if (n := len(path.read_text().splitlines())) > 420}
     assert not long, long
+
+
+def package_edges() -> set[tuple[str, str]]:
+    """Every import of one package module by another: deferred imports, ``TYPE_CHECKING``
+    ones and a package's ``__init__`` included (``from a import b`` imports module ``a.b``
+    where there is one, else ``a``)."""
+    names = {name for name, _ in modules()}
+
+    def resolve(target: str) -> str | None:
+        while target and target not in names:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    edges = set()
+    for name, path in modules():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, base] if base else parts)
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in names else base
+                    for alias in node.names
+                ]
+            for target in targets:
+                found = resolve(target) if target.startswith("optuna_hamming") else None
+                if found is not None and found != name:
+                    edges.add((name, found))
+    return edges
+
+
+def a_cycle(edges: set[tuple[str, str]]) -> list[str] | None:
+    """One import cycle of ``edges`` (as a path that returns to its start), or None."""
+    after: dict[str, list[str]] = {}
+    for source, target in sorted(edges):
+        after.setdefault(source, []).append(target)
+    done: set[str] = set()
+    path: list[str] = []
+    on_path: set[str] = set()
+
+    def visit(node: str) -> list[str] | None:
+        path.append(node)
+        on_path.add(node)
+        for target in after.get(node, []):
+            if target in on_path:
+                return [*path[path.index(target) :], target]
+            if target not in done and (cycle := visit(target)) is not None:
+                return cycle
+        path.pop()
+        on_path.discard(node)
+        done.add(node)
+        return None
+
+    for node in sorted(after):
+        if node not in done and (cycle := visit(node)) is not None:
+            return cycle
+    return None
+
+
+def test_a_cycle_is_found_where_there_is_one() -> None:
+    edges = {("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")}
+    assert a_cycle(edges) == ["a", "b", "c", "a"]
+    assert a_cycle(edges - {("c", "a")}) is None
+
+
+def test_no_import_cycle_among_the_package_modules() -> None:
+    edges = package_edges()
+    assert ("optuna_hamming.cli.search", "optuna_hamming.cli.defaults") in edges  # it sees
+    assert a_cycle(edges) is None, " -> ".join(a_cycle(edges) or [])
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    crossing = [
+        f"{name} imports {alias.name} from {node.module}"
+        for name, path in modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("optuna_hamming")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert not crossing, crossing
+
+
+def test_each_configuration_name_is_spelled_once() -> None:
+    from optuna_hamming import names
+
+    spelled = set(names.CONFIGURATIONS)
+    assert {"paper", "lean-latin"} <= spelled  # the issue's own examples
+    elsewhere = [
+        f"{name}:{node.lineno} spells {node.value!r}"
+        for name, path in modules()
+        if name != "optuna_hamming.names"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in spelled
+    ]
+    assert not elsewhere, f"use the constant of optuna_hamming.names: {elsewhere}"

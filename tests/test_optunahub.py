@@ -147,11 +147,14 @@ def test_package_copies_the_sampler_with_relative_imports(registry: Path) -> Non
                 for alias in node.names:
                     assert alias.name.split(".")[0] not in {"optuna_hamming", "hamming_ga"}
     closing = (package_dir / "sampler" / "_closing.py").read_text()
-    assert "\nfrom .. import ga\n" in closing
+    assert "\nfrom .. import ga\n" in (package_dir / "sampler" / "settings.py").read_text()
     assert "\nfrom ._plan import Plan, PlannedChild, generation_rng\n" in closing
+    assert (
+        "\nfrom ..names import (\n" in (package_dir / "sampler" / "configurations.py").read_text()
+    )
     assert "\nfrom .genome import ABSENT" in (package_dir / "ga" / "breeding.py").read_text()
     assert (
-        "\nfrom ..storages import set_trial_attrs\n"
+        "\nfrom ..storages import set_trial_attrs, study_system_attrs\n"
         in (package_dir / "sampler" / "_sampler.py").read_text()
     )
 
@@ -177,10 +180,10 @@ def test_generator_rewrites_every_form_and_refuses_what_it_cannot() -> None:
 
 
         def lazy():
-            from optuna_hamming.sampler.screening import (
-                SurrogateScreening,
+            from optuna_hamming.sampler.child_generation import (
+                PaperGeneration,
             )
-            return SurrogateScreening
+            return PaperGeneration
         """
     )
     rewritten = generator.rewrite_imports(source, ("optuna_hamming", "sampler"), "x.py")
@@ -189,7 +192,7 @@ def test_generator_rewrites_every_form_and_refuses_what_it_cannot() -> None:
         .replace("from optuna_hamming.ga.genome", "from ..ga.genome")
         .replace("from optuna_hamming.sampler._plan", "from ._plan")
         .replace("from optuna_hamming.storages", "from ..storages")
-        .replace("from optuna_hamming.sampler.screening", "from .screening")
+        .replace("from optuna_hamming.sampler.child_generation", "from .child_generation")
     )
     in_ga = generator.rewrite_imports(
         "from optuna_hamming.ga.genome import Gene\n", ("optuna_hamming", "ga"), "x.py"

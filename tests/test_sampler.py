@@ -16,8 +16,8 @@ from optuna.trial import TrialState
 
 from optuna_hamming import HammingGASampler
 from optuna_hamming.sampler import fitness_of
-from optuna_hamming.sampler._search_space import GenomeSpace
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR, ORIGIN_ATTR, PARENTS_ATTR
+from optuna_hamming.sampler.search_space import GenomeSpace
 from tests.helpers import check_ga_history, history, paper_objective, run_paper_study
 
 

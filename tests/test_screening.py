@@ -21,6 +21,7 @@ from optuna_hamming import (
     recommended_sampler,
 )
 from optuna_hamming.ga import HammingGateSelection
+from optuna_hamming.names import ACCELERATED, RECOMMENDED_SCREENING
 from optuna_hamming.sampler.attributes import (
     CHILD_KEY,
     GENE_ATTR,
@@ -29,6 +30,8 @@ from optuna_hamming.sampler.attributes import (
     ORIGINS,
     SCREENED_ATTR,
 )
+from optuna_hamming.sampler.child_generation import ScreenedGeneration
+from optuna_hamming.sampler.configurations import SCREENINGS
 from tests.helpers import (
     history,
     make_storage,
@@ -161,7 +164,7 @@ def test_three_processes_agree_on_every_screened_plan(tmp_path: Path) -> None:
     optuna.create_study(study_name=name, storage=spec, direction="maximize")
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.worker", spec, name, "20", "0.01", "8", "recommended"],
+            [sys.executable, "-m", "tests.worker", spec, name, "20", "0.01", "8", ACCELERATED],
             cwd=ROOT,
         )
         for _ in range(3)
@@ -236,14 +239,16 @@ def test_density_draws_are_trained_and_named_when_asked() -> None:
 def test_recommended_sampler_takes_overrides() -> None:
     sampler = recommended_sampler(seed=3, population_size=12, skip_duplicates=False)
     assert sampler.population_size == 12 and not sampler.settings.skip_duplicates
-    assert isinstance(sampler.settings.screening, SurrogateScreening)
+    assert sampler.settings.child_generation == ScreenedGeneration(
+        SCREENINGS[RECOMMENDED_SCREENING]()
+    )
     params = sampler.settings.as_params()
     assert params["screening"] == "SurrogateScreening"
     assert params["screening.model"] == "ForestSurrogate"
     assert params["screening.model.n_trees"] == 4
     # What README recommends: the lean screening, the archive on.
     default = recommended_sampler(seed=3).settings
-    assert default.screening == SurrogateScreening.lean(initial_design="latin")
+    assert default.child_generation == ScreenedGeneration(SCREENINGS[RECOMMENDED_SCREENING]())
     assert default.skip_duplicates
 
 

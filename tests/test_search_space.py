@@ -18,7 +18,7 @@ from optuna.trial import create_trial
 
 from optuna_hamming.cli.demo import main as demo_main
 from optuna_hamming.ga.genome import ABSENT
-from optuna_hamming.sampler._search_space import GenomeSpace, contains, gene_for
+from optuna_hamming.sampler.search_space import GenomeSpace, contains, gene_for
 
 
 @st.composite
@@ -141,7 +141,7 @@ def test_demo_runs_and_continues(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_archive_keys_follow_the_space_the_archive_is_built_for() -> None:
     """The archive's memo of genome keys is per space: a changed range re-encodes."""
-    from optuna_hamming.sampler._archive import build_archive
+    from optuna_hamming.sampler.archive import build_archive
 
     narrow = {"x": FloatDistribution(0.0, 1.0), "c": CategoricalDistribution(["a", "b"])}
     wide = {"x": FloatDistribution(0.0, 4.0), "c": CategoricalDistribution(["a", "b"])}

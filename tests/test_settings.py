@@ -7,16 +7,19 @@ import inspect
 import json
 import re
 import textwrap
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import optuna
 import pytest
 
-from optuna_hamming import HammingGASampler, ga
+from optuna_hamming import HammingGASampler, SurrogateScreening, ga
+from optuna_hamming.ga.genome import IntArray
 from optuna_hamming.paper import synthetic_objective
-from optuna_hamming.sampler._settings import PARAMETER_CONSTRAINTS
+from optuna_hamming.sampler import PaperGeneration
 from optuna_hamming.sampler.attributes import GENE_ATTR, ORIGIN_ATTR
+from optuna_hamming.sampler.settings import PARAMETER_CONSTRAINTS
 
 
 def test_the_constraint_table_is_the_signature() -> None:
@@ -35,6 +38,8 @@ def test_the_rate_defaults_are_the_default_strategies() -> None:
     assert settings.selection == selection and settings.mutation == mutation
 
 
+@pytest.mark.filterwarnings("ignore:`hamming_gate=False` is deprecated:FutureWarning")
+@pytest.mark.filterwarnings("ignore:`forced_mutation=False` is deprecated:FutureWarning")
 @pytest.mark.parametrize(
     ("keywords", "strategies"),
     [
@@ -68,6 +73,8 @@ RECORDED_BEFORE_STRATEGIES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:`hamming_gate=False` is deprecated:FutureWarning")
+@pytest.mark.filterwarnings("ignore:`forced_mutation=False` is deprecated:FutureWarning")
 @pytest.mark.parametrize(("options", "recorded"), RECORDED_BEFORE_STRATEGIES)
 def test_the_strategies_draw_what_the_flags_drew(options: dict[str, object], recorded: str) -> None:
     sampler = HammingGASampler(population_size=6, seed=3, **options)  # type: ignore[arg-type]
@@ -119,7 +126,7 @@ class KeepTheBest:
     def __call__(
         self,
         fitness: Sequence[float],
-        genomes: ga.IntArray,
+        genomes: IntArray,
         layout: ga.GenomeLayout,
         *,
         maximize: bool,
@@ -143,7 +150,7 @@ def test_a_strategy_of_ones_own_plugs_in() -> None:
 
 
 def test_settings_log_as_flat_parameters() -> None:
-    params = HammingGASampler(forced_mutation=False, mutate=0.3).settings.as_params()
+    params = HammingGASampler(mutation=ga.PlainMutation(0.3)).settings.as_params()
     assert params["selection"] == "HammingGateSelection" and params["selection.retain"] == 0.4
     assert params["mutation"] == "PlainMutation" and params["mutation.rate"] == 0.3
     assert params["population_size"] == 30
@@ -157,3 +164,24 @@ def test_the_docstring_example_runs() -> None:
     exec(compile(code, "HammingGASampler docstring", "exec"), namespace)
     study = namespace["study"]
     assert isinstance(study, optuna.Study) and len(study.trials) == 60
+
+
+@pytest.mark.parametrize(
+    ("switch", "strategy"),
+    [("hamming_gate", "UngatedSelection(retain, select)"), ("forced_mutation", "PlainMutation")],
+)
+def test_the_ablation_switches_are_deprecated_and_name_the_strategy(
+    switch: str, strategy: str
+) -> None:
+    with pytest.warns(
+        FutureWarning, match=rf"`{switch}=False` is deprecated.*{re.escape(strategy)}"
+    ):
+        HammingGASampler(**{switch: False})  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        HammingGASampler(**{switch: True})  # type: ignore[arg-type]  # the default: silent
+
+
+def test_screening_and_a_child_generation_strategy_of_ones_own_are_refused_together() -> None:
+    with pytest.raises(ValueError, match="`screening=` and `child_generation=` were both"):
+        HammingGASampler(screening=SurrogateScreening(), child_generation=PaperGeneration())

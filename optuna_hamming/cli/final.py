@@ -6,17 +6,14 @@ import argparse
 import contextlib
 import dataclasses
 import io
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
 
 from optuna_hamming.data import FeatureSet, LabeledImages, Splits
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
-from optuna_hamming.storages import heartbeat_grace, trials_with_heartbeat
 
 
 @dataclasses.dataclass
@@ -81,42 +78,13 @@ class FinalPlan:
         return f"an ensemble of {len(self.members)} genomes"
 
 
-def await_running_trials(study: optuna.Study, poll: float = 1.0) -> int:
-    """Wait until the trials running now (other workers' last heads) have finished; return
-    how many there were.
-
-    A worker that reaches the target first would otherwise plan the final model while
-    another worker's last head can still become the best trial, and that worker would then
-    build a second final model. Trials started after the wait began belong to workers with
-    a further target and are not waited for. Without heartbeats a dead worker's trial would
-    look running for ever, so only storages with a heartbeat wait: they fail stale trials as
-    Optuna's own optimize loop does, and give up after the grace period on a trial that never
-    recorded a heartbeat (its worker died before the first one, which Optuna never finds
-    stale).
-    """
-    grace = heartbeat_grace(study._storage)
-    if grace is None:
-        return 0
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    waiting = {t.number: t._trial_id for t in running}
-    count = len(waiting)
-    if waiting:
-        print(
-            f"waiting for {len(waiting)} trial(s) other workers are training before choosing "
-            "the final model",
-            flush=True,
-        )
-    started = time.monotonic()
-    while waiting:
-        time.sleep(poll)
-        optuna.storages.fail_stale_trials(study)
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        still = {t.number for t in running}
-        waiting = {n: i for n, i in waiting.items() if n in still}
-        if waiting and time.monotonic() - started > grace:
-            beating = trials_with_heartbeat(study._storage, waiting.values())
-            waiting = {n: i for n, i in waiting.items() if i in beating}
-    return count
+def print_wait_notice(running: int) -> None:
+    """What a worker prints while :func:`optuna_hamming.vision.await_running_trials` waits."""
+    print(
+        f"waiting for {running} trial(s) other workers are training before choosing "
+        "the final model",
+        flush=True,
+    )
 
 
 def stored_final_key(built: dict[str, Any]) -> str:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
-DEFAULT_REPORTS = "mlruns/reports"
-DEFAULT_HEARTBEAT = 30
-UI_PORT = 5000  # `optuna-hamming ui`, as `mlflow ui`
-DEFAULT_UI_URL = f"http://127.0.0.1:{UI_PORT}"
+from optuna_hamming.cli.defaults import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_REPORTS,
+    DEFAULT_STORAGE,
+    DEFAULT_UI_URL,
+    UI_PORT,
+)
+from optuna_hamming.names import ACCELERATED, IMBALANCES, PAPER, SAMPLER_ALIASES, SAMPLERS
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -118,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--imbalance",
-        choices=("paper", "none"),
+        choices=IMBALANCES,
         default=None,
         help="paper: subsample the classes to the paper's Table II proportions (the default "
         "for animal-mnist, the paper's reproduction); none: use every image (the default for "
@@ -135,12 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--sampler",
-        choices=("paper", "recommended"),
-        default="paper",
-        help="paper (default: Algorithm 1 as published) or recommended "
+        choices=(*SAMPLERS, *SAMPLER_ALIASES),
+        default=PAPER,
+        help=f"{PAPER} (default: Algorithm 1 as published) or {ACCELERATED} "
         "(optuna_hamming.recommended_sampler: the same operators, the archive and "
         "SurrogateScreening.lean(), which trains the children a model ranks best, 2 per "
-        "generation after 10 genomes of a Latin hypercube; docs/results.md has the numbers)",
+        "generation after 10 genomes of a Latin hypercube; docs/results.md has the numbers). "
+        f"{', '.join(SAMPLER_ALIASES)}: deprecated names of {ACCELERATED}. A study keeps the "
+        "sampler settings it was started with",
     )
     search.add_argument("--population", type=_positive, default=30)
     search.add_argument("--generations", type=_positive, default=20)

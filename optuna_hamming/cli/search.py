@@ -14,40 +14,39 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from optuna_hamming import HammingGASampler, recommended_sampler
 from optuna_hamming.cli.common import (
     FINAL_ATTR,
     StaleTrialHandler,
     check_tracking_server,
     open_storage,
 )
+from optuna_hamming.cli.defaults import DEFAULT_UI_URL
 from optuna_hamming.cli.errors import Interrupted, UserError
 from optuna_hamming.cli.final import (
     FinalOutcome,
-    await_running_trials,
     build_and_log_final_model,
     plan_final_model,
+    print_wait_notice,
     stored_final_key,
 )
 from optuna_hamming.cli.optimize import check_batched, optimize_in_batches, optimize_one_by_one
 from optuna_hamming.cli.output import print_generation_table
-from optuna_hamming.cli.parser import DEFAULT_UI_URL
 from optuna_hamming.cli.quiet import library_chatter_kept_out
 from optuna_hamming.cli.study_config import (
-    SCREENINGS,
     Inputs,
     adopt_stored_imbalance,
     check_continuation,
     check_folds,
     load_inputs,
     resolved_imbalance,
-    stored_screening,
     study_config,
+    study_sampler,
 )
 from optuna_hamming.data import (
     FeatureSet,
     stratified_splits,
 )
+from optuna_hamming.names import SAMPLER_ALIASES
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
 from optuna_hamming.storages import study_lock
 
@@ -62,11 +61,22 @@ def run_search(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    if args.sampler in SAMPLER_ALIASES:
+        print(
+            f"optuna-hamming search: warning: --sampler {args.sampler} is deprecated and will "
+            f"be removed: pass --sampler {SAMPLER_ALIASES[args.sampler]} (the same sampler)",
+            file=sys.stderr,
+        )
+        args.sampler = SAMPLER_ALIASES[args.sampler]
     imbalance_given = args.imbalance is not None
     args.imbalance = resolved_imbalance(args)
     # Imported here: TensorFlow and MLflow take seconds, `--help` should not.
     from optuna_hamming.tracking import StudyTracker, TrackingError, resolve_tracking_uri
-    from optuna_hamming.vision import HeadObjective, use_jax_compilation_cache
+    from optuna_hamming.vision import (
+        HeadObjective,
+        await_running_trials,
+        use_jax_compilation_cache,
+    )
     from optuna_hamming.vision.backbones import BACKBONES, DEFAULT_BACKBONE, default_image_size
 
     if args.final == "ensemble" and args.fitness != "cv":
@@ -96,13 +106,10 @@ def _search(args: argparse.Namespace) -> int:
     default_name = inputs.label if inputs.features is not None else f"{inputs.label}-{backbone}"
     study_name = args.study_name or default_name
     config = study_config(args, backbone, image_size)
-    make_sampler = recommended_sampler if args.sampler == "recommended" else HammingGASampler
-    sampler = make_sampler(population_size=args.population, seed=args.seed)
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
         direction="maximize",
-        sampler=sampler,
         # The paper trains every head to early stopping; Optuna's default MedianPruner
         # would cut heads short on the first epochs' F1.
         pruner=optuna.pruners.NopPruner(),
@@ -113,21 +120,8 @@ def _search(args: argparse.Namespace) -> int:
         check_folds(inputs, args)
         config = study_config(args, backbone, image_size)
     check_continuation(study, config)
-    screening = stored_screening(study)
-    if screening is not None and screening not in SCREENINGS:
-        raise UserError(
-            f"study {study_name!r} was started with the screening {screening!r}, which this "
-            f"version does not know ({', '.join(SCREENINGS)}): continue it with the version "
-            "that started it, or pass another --study-name"
-        )
-    if screening is not None and screening != config["screening"]:
-        # A study started before recommended_sampler changed keeps the screening it had.
-        config["screening"] = screening
-        sampler = recommended_sampler(
-            population_size=args.population, seed=args.seed, screening=SCREENINGS[screening]()
-        )
-        study.sampler = sampler
-    settings = {f"sampler.{k}": v for k, v in sampler.settings.as_params().items()}
+    sampler = study.sampler = study_sampler(study, args, config)
+    settings = {f"sampler.{k}": v for k, v in sampler.settings_for(study).as_params().items()}
     tracker = StudyTracker(
         tracking_uri=tracking_uri,
         run_params={**config, **settings, "storage": args.storage, "study_name": study_name},
@@ -179,7 +173,7 @@ def _search(args: argparse.Namespace) -> int:
         # Workers of one study all get here; the first builds the final model, and a
         # worker that finds it built (or being built) for this best trial leaves it. Once
         # the others' last heads are in, every worker sees the same best trial.
-        await_running_trials(study)
+        await_running_trials(study, on_wait=print_wait_notice)
         plan = plan_final_model(study, features, splits, args)
         with study_lock(storage, study_name, "final-model", wait=0, stale_after=3600) as mine:
             built = study.user_attrs.get(FINAL_ATTR)

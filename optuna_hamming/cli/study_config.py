@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
 
-from optuna_hamming import SurrogateScreening
+from optuna_hamming import HammingGASampler
 from optuna_hamming.cli.common import CONFIG_ATTR
 from optuna_hamming.cli.errors import UserError
 from optuna_hamming.data import (
@@ -20,17 +19,28 @@ from optuna_hamming.data import (
     load_dataset,
     load_features_npz,
 )
+from optuna_hamming.names import (
+    ACCELERATED,
+    IMBALANCE_NONE,
+    IMBALANCE_PAPER,
+    PAPER,
+    RECOMMENDED_SCREENING,
+    SAMPLER_ALIASES,
+    SCREENING_DEFAULTS,
+)
 from optuna_hamming.paper import space_mismatch
+from optuna_hamming.sampler.configurations import SCREENINGS, sampler_named
 
 # Options a study keeps for life: continuing it with other values would mix incomparable trials.
+# The sampler's options (--sampler, --population) are not here: the study keeps its sampler
+# settings in the library (HammingGASampler.settings_for), which decides for Python and the
+# CLI alike (study_sampler).
 FIXED_OPTIONS = (
     "data",
     "imbalance",
     "backbone",
     "weights",
     "image_size",
-    "sampler",
-    "population",
     "seed",
     "max_epochs",
     "patience",
@@ -39,16 +49,7 @@ FIXED_OPTIONS = (
     "folds",
 )
 # What a study stored before an option existed was run with: its default then.
-_OPTION_DEFAULTS = {"fitness": "holdout", "folds": None, "sampler": "paper"}
-# What `--sampler recommended` screens with: recommended_sampler's screening,
-# SurrogateScreening.lean(initial_design="latin") since 2026-12-05. A study started before
-# has no "screening" in its config and continues with what it started with,
-# SurrogateScreening()'s defaults: a study keeps its sampler for life.
-RECOMMENDED_SCREENING = "lean-latin"
-SCREENINGS: dict[str, Callable[[], SurrogateScreening]] = {
-    "lean-latin": lambda: SurrogateScreening.lean(initial_design="latin"),
-    "defaults": SurrogateScreening,
-}
+_OPTION_DEFAULTS = {"fitness": "holdout", "folds": None, "sampler": PAPER}
 # The dataset whose default is the paper's class proportions (its reproduction); every other
 # dataset, the user's folders above all, keeps all its images unless --imbalance paper.
 PAPER_DATASET = "animal-mnist"
@@ -58,7 +59,7 @@ def resolved_imbalance(args: argparse.Namespace) -> str:
     """``--imbalance`` as given, else ``paper`` for the embedded animal-mnist, ``none`` else."""
     if args.imbalance is not None:
         return str(args.imbalance)
-    return "paper" if args.data == PAPER_DATASET else "none"
+    return IMBALANCE_PAPER if args.data == PAPER_DATASET else IMBALANCE_NONE
 
 
 @dataclasses.dataclass
@@ -86,7 +87,9 @@ def load_inputs(args: argparse.Namespace) -> Inputs:
     try:
         if args.data.endswith(".npz"):
             return Inputs(Path(args.data).stem, None, load_features_npz(args.data))
-        images = load_dataset(args.data, imbalanced=args.imbalance == "paper", seed=args.seed)
+        images = load_dataset(
+            args.data, imbalanced=args.imbalance == IMBALANCE_PAPER, seed=args.seed
+        )
     except DatasetError as error:
         raise UserError(str(error)) from None
     label = args.data if not Path(args.data).is_dir() else Path(args.data).resolve().name
@@ -102,7 +105,7 @@ def study_config(args: argparse.Namespace, backbone: str, image_size: int) -> di
         "weights": str(args.weights),
         "image_size": image_size,
         "sampler": args.sampler,
-        "screening": RECOMMENDED_SCREENING if args.sampler == "recommended" else None,
+        "screening": RECOMMENDED_SCREENING if args.sampler == ACCELERATED else None,
         "population": args.population,
         "seed": args.seed,
         "max_epochs": args.max_epochs,
@@ -157,12 +160,49 @@ def check_continuation(study: optuna.Study, config: dict[str, Any]) -> None:
 
 
 def stored_screening(study: optuna.Study) -> str | None:
-    """The screening a ``--sampler recommended`` study was started with (None for the paper's
-    sampler): its config's, or ``"defaults"`` for a config stored before it had one."""
+    """The screening an accelerated study was started with (None for the paper's sampler):
+    its config's, or the defaults' for a config stored before it had one (what
+    ``--sampler recommended`` screened with before 2026-12-05)."""
     stored = study.user_attrs.get(CONFIG_ATTR)
-    if not isinstance(stored, dict) or stored.get("sampler") != "recommended":
+    if not isinstance(stored, dict) or started_sampler(stored) != ACCELERATED:
         return None
-    return str(stored.get("screening", "defaults"))
+    return str(stored.get("screening", SCREENING_DEFAULTS))
+
+
+def started_sampler(stored: dict[str, Any]) -> str:
+    """The ``--sampler`` a stored config was started with, by today's name."""
+    name = str(stored.get("sampler", _OPTION_DEFAULTS["sampler"]))
+    return SAMPLER_ALIASES.get(name, name)
+
+
+def study_sampler(
+    study: optuna.Study, args: argparse.Namespace, config: dict[str, Any]
+) -> HammingGASampler:
+    """The sampler that runs ``study``: the one the options name, with the settings the study
+    keeps. The library decides (``HammingGASampler.settings_for``): a study continued with
+    other sampler options keeps its stored settings and a warning names each difference.
+    A study this command started before the library stored settings gets them first from
+    the options it stored. ``args.population`` and ``config`` then say what the study runs."""
+    stored = study.user_attrs[CONFIG_ATTR]  # check_continuation stored it for a new study
+    screening = stored_screening(study)
+    if screening is not None and screening not in SCREENINGS:
+        raise UserError(
+            f"study {study.study_name!r} was started with the screening {screening!r}, which "
+            f"this version does not know ({', '.join(SCREENINGS)}): continue it with the "
+            "version that started it, or pass another --study-name"
+        )
+    if HammingGASampler.stored_settings(study) is None:
+        started = sampler_named(
+            started_sampler(stored),
+            population_size=int(stored.get("population", args.population)),
+            seed=args.seed,
+            **({} if screening is None else {"screening": SCREENINGS[screening]()}),
+        )
+        started.settings_for(study)
+    sampler = sampler_named(args.sampler, population_size=args.population, seed=args.seed)
+    args.population = sampler.settings_for(study).population_size
+    config.update(sampler=started_sampler(stored), screening=screening, population=args.population)
+    return sampler
 
 
 def check_folds(inputs: Inputs, args: argparse.Namespace) -> None:

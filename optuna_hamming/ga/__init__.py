@@ -10,45 +10,31 @@ random pairs of parents: crossover of part A and part B, then mutation with prob
 ``mutate``; a pair with equal genomes gives a forced mutation of the male
 (:mod:`.breeding`), 6. next population = parents + children.
 
-:mod:`.genome` holds genes, bit strings and Hamming distances; :mod:`.screening` the
-accelerated mode's candidates and model; :mod:`.design` a Latin-hypercube generation 0.
+:mod:`.genome` holds genes, bit strings and Hamming distances; :mod:`.selection` steps 1-4;
+:mod:`.breeding` step 5; :mod:`.screening` the accelerated mode's candidates and the model
+protocol, :mod:`.surrogate` its settings and default model, the ranking of candidates;
+:mod:`.design` a Latin-hypercube generation 0.
 Every operator is a small function or strategy object that takes a
 ``numpy.random.Generator``.
 """
 
 from optuna_hamming.ga.breeding import (
-    ORIGIN_CROSSOVER,
-    ORIGIN_CROSSOVER_MUTATION,
-    ORIGIN_FORCED_MUTATION,
-    ORIGIN_INITIAL,
-    ORIGIN_RANDOM_UNEVALUATED,
-    BreedingOperators,
     Child,
     ForcedMutation,
     MutationStrategy,
     PlainMutation,
     breed,
-    breed_one,
-    breed_skipping_duplicates,
     crossover,
-    default_split,
     mutate,
-    random_genome,
-    random_unseen_genome,
-    space_size,
 )
 from optuna_hamming.ga.genome import (
-    ABSENT,
     CategoricalGene,
     Gene,
     GenomeLayout,
     GridGene,
-    IntArray,
-    bits_for,
     hamming_matrix,
-    resolvable_points,
-    upper_distances,
 )
+from optuna_hamming.ga.screening import Surrogate
 from optuna_hamming.ga.selection import (
     HammingGateSelection,
     Selection,
@@ -58,42 +44,32 @@ from optuna_hamming.ga.selection import (
     retain_count,
     significance,
 )
+from optuna_hamming.ga.surrogate import ForestSurrogate, SurrogateScreening
 
+# What a user calls: the paper's operators and strategies, genes, and the accelerated mode's
+# settings. The helpers the sampler uses (origins, the archive-aware breeding, the candidate
+# pool) are imported from their modules.
 __all__ = [
-    "ABSENT",
-    "ORIGIN_CROSSOVER",
-    "ORIGIN_CROSSOVER_MUTATION",
-    "ORIGIN_FORCED_MUTATION",
-    "ORIGIN_INITIAL",
-    "ORIGIN_RANDOM_UNEVALUATED",
-    "BreedingOperators",
     "CategoricalGene",
     "Child",
     "ForcedMutation",
+    "ForestSurrogate",
     "Gene",
     "GenomeLayout",
     "GridGene",
     "HammingGateSelection",
-    "IntArray",
     "MutationStrategy",
     "PlainMutation",
     "Selection",
     "SelectionStrategy",
+    "Surrogate",
+    "SurrogateScreening",
     "UngatedSelection",
-    "bits_for",
     "breed",
-    "breed_one",
-    "breed_skipping_duplicates",
     "crossover",
-    "default_split",
     "grade",
     "hamming_matrix",
     "mutate",
-    "random_genome",
-    "random_unseen_genome",
-    "resolvable_points",
     "retain_count",
     "significance",
-    "space_size",
-    "upper_distances",
 ]

@@ -1,4 +1,4 @@
-"""Screening children with a model: the numpy half of the accelerated mode (layer 1).
+"""The accelerated mode's candidate children and the rule that picks among them (layer 1).
 
 Algorithm 1 trains every child it breeds. With a budget of 50-300 trained heads most of those
 children are ones a model fitted on the genomes evaluated so far could have told apart from
@@ -11,8 +11,8 @@ better ones, so the accelerated mode breeds many candidates and trains only a fe
    challengers), distinct and not evaluated before;
 2. :func:`gene_features`: genomes as model inputs (a grid gene as its position on the grid,
    so the model sees the order; a categorical gene one-hot);
-3. a :class:`Surrogate` predicts each candidate's fitness with a spread (the model itself, a
-   scikit-learn forest by default, lives in the sampler layer);
+3. a :class:`Surrogate` predicts each candidate's fitness with a spread (the default model, a
+   scikit-learn forest, and the whole pipeline are in :mod:`optuna_hamming.ga.surrogate`);
 4. :func:`screen`: the candidates to train: the best by the acquisition (the predicted
    fitness, or :func:`expected_improvement`), and a share drawn at random among the bred
    ones, so the model's blind spots still get children.

@@ -14,10 +14,8 @@ import numpy as np
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial
 
-from optuna_hamming import ga
+from optuna_hamming.ga.breeding import ORIGIN_INITIAL
 from optuna_hamming.sampler._plan import Plan, PlannedChild
-from optuna_hamming.sampler._search_space import GenomeSpace
-from optuna_hamming.sampler._settings import Settings
 from optuna_hamming.sampler.attributes import (
     CHILD_KEY,
     GENE_ATTR,
@@ -29,6 +27,8 @@ from optuna_hamming.sampler.attributes import (
     RETRY_OF_KEY,
     SCREENED_ATTR,
 )
+from optuna_hamming.sampler.search_space import GenomeSpace
+from optuna_hamming.sampler.settings import Settings
 
 # A claim found taken by another process moves to a free child at most this often.
 MAX_MOVES = 5
@@ -42,6 +42,7 @@ class Ticket:
     space: GenomeSpace | None
     planned_gene: str | None
     rng: np.random.Generator
+    float_bits: int  # the study's encoding of continuous floats (its stored settings)
     # Generation 0 as a Latin hypercube: (the child's index, the number of slices, the
     # study's seed); None for a random draw.
     latin: tuple[int, int, int] | None = None
@@ -106,15 +107,14 @@ def latin_design(
     retried: bool,
 ) -> bool:
     """Whether the trial claiming ``index`` of ``plan`` draws its genome from generation 0's
-    Latin hypercube: a child of generation 0 within its planned size, in the accelerated
-    mode with ``initial_design="latin"``. A retry takes its dead trial's index and values
+    Latin hypercube: a child of generation 0 within its planned size, when the child
+    generation strategy says so (``latin_initial``). A retry takes its dead trial's index and
+    values
     (Optuna copies them as fixed parameters), and the genes the dead trial had not reached
     yet come from the same slices. Extra children (for idle workers, or in place of a
     failed one) and the missing values of an enqueued trial are drawn at random."""
-    screening = settings.screening
     return (
-        screening is not None
-        and screening.initial_design == "latin"
+        settings.child_generation.latin_initial()
         and plan.generation == 0
         and child is None
         and (retried or not enqueued)
@@ -128,6 +128,7 @@ def describe(
     child: PlannedChild | None,
     *,
     seed: int,
+    float_bits: int,
     enqueued: bool,
     retried: bool,
 ) -> tuple[Ticket, dict[str, Any]]:
@@ -139,6 +140,7 @@ def describe(
         rng=np.random.Generator(
             np.random.PCG64(np.random.SeedSequence([seed, 0xC0FFEE, trial.number]))
         ),
+        float_bits=float_bits,
     )
     user: dict[str, Any] = {GENERATION_ATTR: plan.generation}
     if retried:
@@ -150,7 +152,7 @@ def describe(
     elif enqueued:
         user[ORIGIN_ATTR], user[PARENTS_ATTR] = ORIGIN_ENQUEUED, []
     elif child is None:
-        user[ORIGIN_ATTR], user[PARENTS_ATTR] = ga.ORIGIN_INITIAL, []
+        user[ORIGIN_ATTR], user[PARENTS_ATTR] = ORIGIN_INITIAL, []
     else:
         user[ORIGIN_ATTR], user[PARENTS_ATTR] = child.origin, list(child.parents)
         if child.screened is not None:

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from optuna.trial import FrozenTrial
 
-from optuna_hamming import ga
-from optuna_hamming.sampler._archive import build_archive, fitness_of
+from optuna_hamming.ga.breeding import ORIGIN_FORCED_MUTATION, breed_one
 from optuna_hamming.sampler._plan import Plan, PlannedChild, generation_rng
-from optuna_hamming.sampler._search_space import GenomeSpace
-from optuna_hamming.sampler._settings import Settings, strategy_name
-from optuna_hamming.sampler.attributes import GenerationSummary, ScreeningSummary
-from optuna_hamming.sampler.screening import history_members, screened_children
+from optuna_hamming.sampler.archive import fitness_of
+from optuna_hamming.sampler.attributes import GenerationSummary
+from optuna_hamming.sampler.child_generation import BreedingContext, history_members
+from optuna_hamming.sampler.search_space import GenomeSpace
+from optuna_hamming.sampler.settings import Settings, strategy_name
 
 
 def closing_members(claims: Sequence[FrozenTrial], needed: int) -> list[FrozenTrial] | None:
@@ -117,57 +117,27 @@ def close_generation(
     parent_genomes = [genomes[i] for i in selection.parents]
     parent_numbers = [members[i][0] for i in selection.parents]
     carried = [members[i] for i in selection.parents]
-    n_children = settings.population_size - len(selection.parents)
-    if settings.screening is not None:
-        n_children = settings.screening.children
-    split = settings.split_for(space)
-    # The keyword set both breeding rules share (the paper's operators and their ablations).
-    operators = ga.BreedingOperators(split=split, mutation=settings.mutation, rng=rng)
-    bred: list[tuple[ga.Child, bool]] = []
-    archive: dict[bytes, tuple[float, int]] = {}
-    # What the screening predicted for each of ``bred`` (None: bred by the paper's rule).
-    screened: list[dict[str, Any] | None] = []
-    screening_report: ScreeningSummary | None = None
-    if settings.screening is not None:
-        outcome = screened_children(
-            settings.screening,
-            space,
-            parent_genomes,
-            range(len(parent_genomes)),
-            history_members(closed_members, [n for n, _ in members], trial_by_number),
-            split=split,
+    brood = settings.child_generation(
+        BreedingContext(
+            space=space,
+            parent_genomes=parent_genomes,
+            n_free=settings.population_size - len(selection.parents),
+            split=settings.split_for(space),
             mutation=settings.mutation,
             maximize=maximize,
             rng=rng,
             generation=plan.generation + 1,
-        )
-        if outcome is not None:
-            chosen, screening_report = outcome
-            bred = [(item.child, False) for item in chosen]
-            screened = [item.screened for item in chosen]
-    if not bred and settings.skip_duplicates:
-        archive = build_archive(all_trials(), space, maximize=maximize)
-        bred = ga.breed_skipping_duplicates(
-            parent_genomes,
-            n_children,
-            layout,
-            **operators,
-            is_evaluated=lambda g: g.tobytes() in archive,
+            skip_duplicates=settings.skip_duplicates,
             max_redraws=settings.max_redraws,
+            all_trials=all_trials,
+            history=lambda: history_members(
+                closed_members, [n for n, _ in members], trial_by_number
+            ),
         )
-        if not any(not evaluated for _, evaluated in bred):
-            # Every genome of the space has been evaluated: fall back to the paper's rule.
-            bred = []
-    if not bred:
-        plain = ga.breed(parent_genomes, n_children, layout, **operators)
-        bred = [(child, False) for child in plain]
+    )
+    carried += brood.archived
     planned: list[PlannedChild] = []
-    screened += [None] * (len(bred) - len(screened))
-    for (child, evaluated), prediction in zip(bred, screened, strict=True):
-        if evaluated:
-            value, number = archive[child.genome.tobytes()]
-            carried.append((number, value))
-            continue
+    for child, prediction in brood.children:
         origin_parents: tuple[int, ...] = ()
         if child.male >= 0:
             origin_parents = (parent_numbers[child.male], parent_numbers[child.female])
@@ -187,13 +157,13 @@ def close_generation(
         "mean_retained": float(np.mean(retained_values)) if retained_values else best,
         "genes": [space.bitstring(g) for g in genomes],
         "next_children": len(planned),
-        "next_archived": sum(1 for _, evaluated in bred if evaluated),
-        "forced_mutations": sum(1 for c in planned if c.origin == ga.ORIGIN_FORCED_MUTATION),
+        "next_archived": len(brood.archived),
+        "forced_mutations": sum(1 for c in planned if c.origin == ORIGIN_FORCED_MUTATION),
         "selection": strategy_name(settings.selection),
         "mutation": strategy_name(settings.mutation),
     }
-    if screening_report is not None:
-        summary["screening"] = screening_report
+    if brood.report is not None:
+        summary["screening"] = brood.report
     next_plan = Plan(
         plan.generation + 1,
         space,
@@ -224,7 +194,7 @@ def extra_child(
         return None
     genomes = [plan.space.encode(trial_by_number(n).params) for n, _ in parents]
     rng = generation_rng(seed, plan.generation, 1, index)
-    child = ga.breed_one(
+    child = breed_one(
         genomes,
         plan.space.layout,
         split=settings.split_for(plan.space),

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from optuna_hamming.sampler._search_space import GenomeSpace
+from optuna_hamming.sampler.search_space import GenomeSpace
 
 
 @dataclass(frozen=True)

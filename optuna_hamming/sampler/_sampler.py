@@ -33,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming import ga
 from optuna_hamming.ga.design import latin_choice, latin_slice
-from optuna_hamming.sampler._archive import read_archive
+from optuna_hamming.ga.surrogate import SurrogateScreening
 from optuna_hamming.sampler._claims import (
     MAX_MOVES,
     Ticket,
@@ -45,17 +45,20 @@ from optuna_hamming.sampler._claims import (
     one_process,
     retried_child,
 )
-from optuna_hamming.sampler._search_space import GenomeSpace, contains, gene_for
-from optuna_hamming.sampler._settings import MAX_SEED, Settings, checked_settings
 from optuna_hamming.sampler._state import StudyState, StudyStates
+from optuna_hamming.sampler._stored_settings import SettingsMismatchError
+from optuna_hamming.sampler.archive import read_archive
 from optuna_hamming.sampler.attributes import (
     CHILD_KEY,
     GENE_ATTR,
+    SETTINGS_KEY,
     GenerationSummary,
     read_generations,
 )
-from optuna_hamming.sampler.screening import SurrogateScreening
-from optuna_hamming.storages import set_trial_attrs
+from optuna_hamming.sampler.child_generation import ChildGenerationStrategy
+from optuna_hamming.sampler.search_space import GenomeSpace, contains, gene_for
+from optuna_hamming.sampler.settings import MAX_SEED, Settings, checked_settings
+from optuna_hamming.storages import set_trial_attrs, study_system_attrs
 
 
 class HammingGASampler(BaseSampler):
@@ -97,12 +100,10 @@ class HammingGASampler(BaseSampler):
         max_redraws: With ``skip_duplicates``, redraws before a random unevaluated genome.
         seed: Seed of the study's random streams; with one worker, a seeded study is
             reproducible bit for bit. A study keeps the seed it was started with.
-        hamming_gate: Ablation switch, the same as
-            ``selection=UngatedSelection(retain, select)`` when False: non-retained
-            individuals are admitted with probability ``select`` whatever their distances.
-        forced_mutation: Ablation switch, the same as ``mutation=PlainMutation(mutate)`` when
-            False: parents with equal genomes give an unmutated copy (mutated only with
-            probability ``mutate``).
+        hamming_gate: Deprecated (warns when False): ``selection=UngatedSelection(retain,
+            select)`` says the same.
+        forced_mutation: Deprecated (warns when False): ``mutation=PlainMutation(mutate)``
+            says the same.
         selection: A selection strategy (steps 1-4); default
             ``HammingGateSelection(retain, select)``. Pass its rates to it, not here.
         mutation: A strategy that makes one child from two parents (step 5); default
@@ -114,7 +115,15 @@ class HammingGASampler(BaseSampler):
             generation, after a generation 0 of ``initial`` random genomes. Trials it chose
             carry the user attribute ``ga.screened`` (what the model predicted), and each
             generation summary a ``screening`` entry. :func:`optuna_hamming.recommended_sampler`
-            returns the configuration README recommends.
+            returns the product's recommended configuration.
+        child_generation: A :class:`~optuna_hamming.sampler.ChildGenerationStrategy` of your
+            own (how each generation's children are made); default the paper's
+            :class:`~optuna_hamming.sampler.PaperGeneration`, or the accelerated mode's when
+            ``screening`` is given (passing both is refused).
+
+    A study keeps the settings it was started with: the first sampler stores them with the
+    study, and a later one whose settings differ runs on with the stored ones and logs a
+    warning naming each difference (:meth:`settings_for`).
 
     Citation: "Automated neural network construction with transfer learning", the
     Hamming-distance genetic algorithm of ``../shared/seeds/`` (Algorithm 1, Table I).
@@ -137,6 +146,7 @@ class HammingGASampler(BaseSampler):
         selection: ga.SelectionStrategy | None = None,
         mutation: ga.MutationStrategy | None = None,
         screening: SurrogateScreening | None = None,
+        child_generation: ChildGenerationStrategy | None = None,
     ) -> None:
         self._settings, self._seed = checked_settings(
             {
@@ -154,6 +164,7 @@ class HammingGASampler(BaseSampler):
                 "selection": selection,
                 "mutation": mutation,
                 "screening": screening,
+                "child_generation": child_generation,
             }
         )
         self._rng = np.random.default_rng(self._seed)
@@ -169,7 +180,22 @@ class HammingGASampler(BaseSampler):
 
     @property
     def settings(self) -> Settings:
+        """The settings this sampler was configured with (see :meth:`settings_for`)."""
         return self._settings
+
+    def settings_for(self, study: Study) -> Settings:
+        """The settings this sampler runs ``study`` with.
+
+        A study keeps the settings it was started with: the first sampler that works on it
+        stores its configuration with the study, and a later one whose configuration differs
+        continues with the stored settings and logs a warning naming each difference
+        (:class:`~optuna_hamming.sampler.SettingsMismatchError` where they cannot be rebuilt,
+        a strategy class of the user's own). Calling this before ``optimize`` stores them,
+        and shows them, without starting a trial.
+        """
+        with self._lock:
+            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+            return self._state_of(study, trials).settings
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -216,7 +242,8 @@ class HammingGASampler(BaseSampler):
             if contains(param_distribution, value):
                 return value
         rng = ticket.rng if ticket is not None else self._rng
-        gene = gene_for(param_distribution, self._settings.float_bits)
+        float_bits = ticket.float_bits if ticket is not None else self._settings.float_bits
+        gene = gene_for(param_distribution, float_bits)
         if ticket is not None and ticket.latin is not None:
             index, n_slices, seed = ticket.latin
             position = latin_slice(seed, param_name, index, n_slices)
@@ -231,10 +258,14 @@ class HammingGASampler(BaseSampler):
         enqueued = bool(trial.params) or "fixed_params" in trial.system_attrs
         with self._lock:
             trials = storage.get_all_trials(study._study_id, deepcopy=False)
-            state = self._state_of(study, trials)
-            used, ahead, racing = state.advance(
-                study, self._settings, trials, own_number=trial.number
-            )
+            try:
+                state = self._state_of(study, trials)
+            except SettingsMismatchError:
+                # Not left RUNNING: the trial never started its objective.
+                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                raise
+            settings = state.settings
+            used, ahead, racing = state.advance(study, trials, own_number=trial.number)
             generation = state.open_generation
             plan = state.plans[generation]
             retried = retried_child(trial, generation)
@@ -242,17 +273,18 @@ class HammingGASampler(BaseSampler):
             # trial) takes the dead trial's place in its generation while that is open.
             index = retried if retried is not None else first_index(used, ahead)
             for moves in range(MAX_MOVES + 1):
-                child = state.child_at(self._settings, index, trials)
+                child = state.child_at(index, trials)
                 ticket, user = describe(
                     trial,
                     plan,
                     child,
                     seed=state.seed,
+                    float_bits=settings.float_bits,
                     enqueued=enqueued,
                     retried=retried is not None,
                 )
                 if latin_design(
-                    self._settings,
+                    settings,
                     plan,
                     child,
                     index,
@@ -285,7 +317,7 @@ class HammingGASampler(BaseSampler):
         with self._lock:
             trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
             state = self._state_of(study, trials)
-            used, ahead, _ = state.advance(study, self._settings, trials, own_number=len(trials))
+            used, ahead, _ = state.advance(study, trials, own_number=len(trials))
             return max(0, state.plans[state.open_generation].needed - len(used) - ahead)
 
     def after_trial(
@@ -318,7 +350,7 @@ class HammingGASampler(BaseSampler):
     def _gene_for(self, ticket: Ticket, trial: FrozenTrial) -> str:
         space = ticket.space
         if space is None or not set(trial.params) <= set(space.names):
-            space = GenomeSpace.from_trials([trial], self._settings.float_bits)
+            space = GenomeSpace.from_trials([trial], ticket.float_bits)
         return space.bitstring(space.encode(trial.params))
 
     # -- reading the GA state ------------------------------------------------------------
@@ -327,6 +359,13 @@ class HammingGASampler(BaseSampler):
     def archive(study: Study) -> dict[str, float]:
         """Best fitness per genome bit string over all finished trials (the paper's archive)."""
         return read_archive(study)
+
+    @staticmethod
+    def stored_settings(study: Study) -> dict[str, Any] | None:
+        """The sampler settings ``study`` keeps, as stored (None before any sampler ran it)."""
+        stored = study_system_attrs(study._storage, study._study_id, (SETTINGS_KEY,))
+        value = stored.get(SETTINGS_KEY)
+        return dict(value) if isinstance(value, dict) else None
 
     @staticmethod
     def generations(study: Study) -> dict[int, GenerationSummary]:
@@ -339,7 +378,7 @@ class HammingGASampler(BaseSampler):
         call this after ``optimize`` to stop exactly at a generation boundary."""
         with self._lock:
             trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-            self._state_of(study, trials).advance(study, self._settings, trials, own_number=-1)
+            self._state_of(study, trials).advance(study, trials, own_number=-1)
         return len(read_generations(study))
 
     def _state_of(self, study: Study, trials: list[FrozenTrial]) -> StudyState:

@@ -27,16 +27,18 @@ from optuna_hamming.sampler._closing import (
     trial_numbered,
 )
 from optuna_hamming.sampler._plan import Plan, PlannedChild, initial_plan
-from optuna_hamming.sampler._settings import Settings
+from optuna_hamming.sampler._stored_settings import settings_to_json, study_settings
 from optuna_hamming.sampler.attributes import (
     CHILD_KEY,
     COMPACTED,
     PLAN_KEY_PREFIX,
     SEED_KEY,
+    SETTINGS_KEY,
     SUMMARY_PREFIX,
     plan_key,
     summary_key,
 )
+from optuna_hamming.sampler.settings import Settings
 from optuna_hamming.storages import set_study_attrs, study_system_attrs
 
 # Studies per storage object whose state a process keeps; an evicted one is reloaded from
@@ -50,6 +52,8 @@ class StudyState:
 
     study_name: str
     seed: int
+    # The settings the study keeps (stored with it by the first worker; _stored_settings).
+    settings: Settings
     plans: dict[int, Plan]
     open_generation: int
     scan_from: int = 0  # trials before this number belong to closed generations
@@ -70,11 +74,16 @@ class StudyState:
         if seed is None:
             seed = new_seed()
             storage.set_study_system_attr(study._study_id, SEED_KEY, seed)
+        stored = attrs.get(SETTINGS_KEY)
+        if not isinstance(stored, dict):
+            stored = None
+            storage.set_study_system_attr(study._study_id, SETTINGS_KEY, settings_to_json(settings))
+        settings = study_settings(stored, settings, study.study_name)
         plans = {0: initial_plan(settings.initial_size)}
         newest = newest_plan(attrs, settings.float_bits)
         if newest is not None:
             plans[newest.generation] = newest
-        return cls(study.study_name, int(seed), plans, max(plans))
+        return cls(study.study_name, int(seed), settings, plans, max(plans))
 
     def holds(self, study: Study, trials: list[FrozenTrial]) -> bool:
         """Whether this state is still that of ``study`` as ``trials`` show it."""
@@ -85,7 +94,7 @@ class StudyState:
         return True
 
     def advance(
-        self, study: Study, settings: Settings, trials: list[FrozenTrial], own_number: int
+        self, study: Study, trials: list[FrozenTrial], own_number: int
     ) -> tuple[set[int], int, bool]:
         """Close every complete generation; return the child indices in use in the open one,
         the number of running trials created before ``own_number`` that hold none yet, and
@@ -122,17 +131,17 @@ class StudyState:
             members = closing_members([t for _, _, t in claims], plan.needed)
             if members is None:
                 return used, ahead, racing
-            self._close(study, settings, plan, members, trials)
+            self._close(study, plan, members, trials)
 
     def _close(
         self,
         study: Study,
-        settings: Settings,
         plan: Plan,
         children: list[FrozenTrial],
         trials: list[FrozenTrial],
     ) -> None:
         storage = study._storage
+        settings = self.settings
         following = plan.generation + 1
         # The two keys alone: the study holds one plan key per closed generation.
         attrs = study_system_attrs(storage, study._study_id, (SEED_KEY, plan_key(following)))
@@ -181,9 +190,7 @@ class StudyState:
             self.members_of.update(closed_members(attrs))
         return [self.members_of[g] for g in range(generation) if g in self.members_of]
 
-    def child_at(
-        self, settings: Settings, index: int, trials: list[FrozenTrial]
-    ) -> PlannedChild | None:
+    def child_at(self, index: int, trials: list[FrozenTrial]) -> PlannedChild | None:
         """Child ``index`` of the open generation (None: a random individual of generation 0)."""
         plan = self.plans[self.open_generation]
         if plan.generation == 0:
@@ -194,7 +201,7 @@ class StudyState:
             plan,
             index,
             lambda number: trial_numbered(trials, number),
-            settings=settings,
+            settings=self.settings,
             seed=self.seed,
         )
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     # which the registry checks with and whose typing lacks NotRequired.
     from typing import NotRequired
 
-from optuna_hamming.ga import (
+from optuna_hamming.ga.breeding import (
     ORIGIN_CROSSOVER,
     ORIGIN_CROSSOVER_MUTATION,
     ORIGIN_FORCED_MUTATION,
@@ -33,9 +33,12 @@ from optuna_hamming.ga import (
     ORIGIN_RANDOM_UNEVALUATED,
 )
 from optuna_hamming.ga.screening import SCREENING_ORIGINS
+from optuna_hamming.ga.surrogate import ScreeningReport
 
 # -- study system attributes ---------------------------------------------------------------
 SEED_KEY = "hamming_ga:seed"
+# The sampler's configuration, stored by the first worker: a study keeps its settings.
+SETTINGS_KEY = "hamming_ga:settings"
 PLAN_KEY_PREFIX = "hamming_ga:plan:"
 # A plan whose generation is two behind the newest is replaced by this marker, so reading
 # the study's system attributes stays cheap however long the study runs.
@@ -82,15 +85,9 @@ def summary_key(generation: int) -> str:
     return f"{SUMMARY_PREFIX}{generation}"
 
 
-class ScreeningSummary(TypedDict):
-    """What the screening decided at a close: the model, the genomes it was fitted on, the
-    candidates it ranked, and its predicted fitness of each trained child (child order)."""
-
-    model: str
-    trained_on: int
-    candidates: int
-    predicted: list[float]
-    by_model: list[bool]
+# What the screening decided at a close: the model, the genomes it was fitted on, the
+# candidates it ranked, and its predicted fitness of each trained child (child order).
+ScreeningSummary = ScreeningReport
 
 
 class GenerationSummary(TypedDict):

@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from optuna_dashboard._note import get_note_from_system_attrs, save_note_with_version
 
-from optuna_hamming.ga import (
+from optuna_hamming.ga.breeding import (
     ORIGIN_CROSSOVER,
     ORIGIN_CROSSOVER_MUTATION,
     ORIGIN_FORCED_MUTATION,

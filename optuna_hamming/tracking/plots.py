@@ -22,9 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from optuna.trial import TrialState
 
-from optuna_hamming import ga
-from optuna_hamming.sampler import GenomeSpace
+from optuna_hamming.ga.breeding import default_split
 from optuna_hamming.sampler.attributes import GenerationSummary, read_generations
+from optuna_hamming.sampler.search_space import GenomeSpace
 
 
 def retained_fitness_figure(
@@ -83,7 +83,7 @@ def part_a_bits_of(
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     space = GenomeSpace.from_trials(trials, float_bits)
     bits = space.layout.bits
-    split = ga.default_split(len(bits)) if crossover_split is None else crossover_split
+    split = default_split(len(bits)) if crossover_split is None else crossover_split
     return int(sum(bits[:split]))
 
 

@@ -7,14 +7,15 @@ epoch: a ``lax.scan`` over the mini-batches whose body steps every head, each wi
 architecture, optimizer (Keras defaults, through ``stateless_apply``), dropout stream and
 mini-batch order.
 
-Each head follows :func:`optuna_hamming.vision.objective.train_head` step for step: the same
-initial weights (``build_head`` with the same seed), the same batch order (its own
-``numpy`` Generator, re-permuted after every epoch, as :class:`ShuffledBatches`), Keras'
-``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)`` rule on its own
-validation loss (the mean of per-batch means, as ``fit`` reports it), and its scores from its
-best epoch's weights. A stopped head keeps its weights (masked) until half the program has
-stopped; the rest are then regrouped into a smaller program, so stopped heads stop costing
-compute after at most ``log2(heads)`` recompilations.
+Each head follows :func:`optuna_hamming.vision.training.train_head` step for step: the same
+initial weights (``build_head`` with the same seed), the same batch order (a
+:class:`~optuna_hamming.vision.training.ShuffledBatches` of its own, re-permuted after every
+epoch), Keras' ``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)`` rule
+on its own validation loss (the mean of per-batch means, as ``fit`` reports it), and its
+result built as ``train_head`` builds it (``training_result``) from its best epoch. A stopped
+head keeps its weights (masked) until half the program has stopped; the rest are then
+regrouped into a smaller program, so stopped heads stop costing compute after at most
+``log2(heads)`` recompilations.
 
 JAX only: the program is a JAX ``scan``. The other backends train heads one by one.
 """
@@ -32,7 +33,13 @@ import numpy as np
 import numpy.typing as npt
 
 from optuna_hamming.vision.heads import HeadGenome, build_head
-from optuna_hamming.vision.objective import TrainingResult, score
+from optuna_hamming.vision.scoring import score
+from optuna_hamming.vision.training import (
+    DataSplit,
+    ShuffledBatches,
+    TrainingResult,
+    training_result,
+)
 
 # Called after every epoch of every running head: (task index, epoch, validation macro F1);
 # True stops that head (a pruner's verdict).
@@ -41,16 +48,6 @@ EpochHook = Callable[[int, int, float], bool]
 
 class BatchedTrainingError(RuntimeError):
     """The batched trainer cannot run here; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class DataSplit:
-    """The rows one group of heads trains and validates on (a holdout split, or a fold)."""
-
-    X_train: npt.NDArray[np.float32]
-    y_train: npt.NDArray[np.int64]
-    X_val: npt.NDArray[np.float32]
-    y_val: npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -78,8 +75,7 @@ class _Head:
     task: HeadTask
     model: keras.Model
     state: tuple[list[Any], list[Any], list[Any]]
-    rng: np.random.Generator
-    order: npt.NDArray[np.int64]
+    batches: ShuffledBatches  # its batch order, as train_head's
     losses: list[float] = field(default_factory=list)
     val_losses: list[float] = field(default_factory=list)
     val_f1: list[float] = field(default_factory=list)
@@ -149,12 +145,11 @@ def _train_group(
             [v.value for v in model.non_trainable_variables],
             [v.value for v in model.optimizer.variables],
         )
-        rng = np.random.default_rng(task.seed)
+        batches = ShuffledBatches(split.X_train, split.y_train, batch_size, task.seed)
         # fit() peeks at the first batch and then calls the dataset's on_epoch_end before
         # epoch 1, so ShuffledBatches trains its first epoch on its second permutation.
-        rng.permutation(len(split.y_train))
-        order = rng.permutation(len(split.y_train))
-        heads.append(_Head(number, task, model, state, rng, order))
+        batches.on_epoch_end()
+        heads.append(_Head(number, task, model, state, batches))
     X, y = jnp.asarray(split.X_train), jnp.asarray(split.y_train)
     X_val = jnp.asarray(split.X_val)
     program: _Program | None = None
@@ -175,29 +170,21 @@ def _train_group(
             if on_epoch is not None and on_epoch(head.number, epoch, head.val_f1[-1]):
                 head.running, head.pruned = False, True
         for head in running:
-            head.order = head.rng.permutation(len(split.y_train))  # ShuffledBatches.on_epoch_end
+            head.batches.on_epoch_end()
     del program
     outcomes = []
     for head in heads:
         assert head.best_probabilities is not None
-        predicted = np.argmax(head.best_probabilities, axis=-1)
-        outcomes.append(
-            HeadOutcome(
-                TrainingResult(
-                    scores=score(split.y_val, predicted),
-                    epochs=len(head.val_losses),
-                    best_epoch=int(np.nanargmin(head.val_losses)) + 1,
-                    seconds=head.seconds,
-                    curves={
-                        "loss": head.losses,
-                        "val_loss": head.val_losses,
-                        "val_macro_f1": head.val_f1,
-                    },
-                    pruned=head.pruned,
-                ),
-                head.best_probabilities,
-            )
+        result = training_result(
+            split.y_val,
+            np.argmax(head.best_probabilities, axis=-1),
+            losses=head.losses,
+            val_losses=head.val_losses,
+            val_macro_f1=head.val_f1,
+            seconds=head.seconds,
+            pruned=head.pruned,
         )
+        outcomes.append(HeadOutcome(result, head.best_probabilities))
     return outcomes
 
 
@@ -300,9 +287,9 @@ class _Program:
         (steps, heads) batch losses and (heads, validation rows, classes)."""
         import jax.numpy as jnp
 
-        n = len(self.heads[0].order)
+        n = len(self.heads[0].batches.order)
         full_steps = n // batch_size
-        orders = np.stack([h.order for h in self.heads])  # (heads, n)
+        orders = np.stack([h.batches.order for h in self.heads])  # (heads, n)
         steps = orders[:, : full_steps * batch_size].reshape(len(self.heads), full_steps, -1)
         full = jnp.asarray(np.transpose(steps, (1, 0, 2)))  # (steps, heads, batch)
         last = orders[:, full_steps * batch_size :]

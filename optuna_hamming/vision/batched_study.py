@@ -1,12 +1,13 @@
 """A study whose heads train in batches: ``ask()`` a batch, train it as one program, ``tell()``
 each trial (``optimize_in_batches``, the CLI's ``--heads-per-program``).
 
-Trials are the same as :class:`HeadObjective`'s: the same genes suggested, the same seeds
-(``seed + trial.number``; fold ``k``: ``(seed + trial.number) * MAX_FOLDS + k``), the same
-value and user attributes, and per-epoch validation macro F1 reported per trial. Every trial
-of a batch is RUNNING while the batch trains and beats its heartbeat (RDB storages), so a
-worker killed mid-batch leaves trials that the next worker fails and retries, as with
-``study.optimize``.
+Trials are the same as :class:`HeadObjective`'s: the same genes suggested, the same rows
+and seeds (:class:`~optuna_hamming.vision.fitness.FitnessData` and ``trial_seed``:
+``seed + trial.number``; fold ``k``: ``(seed + trial.number) * MAX_FOLDS + k``), the same
+value and user attributes (:mod:`.trial_attrs`), and per-epoch validation macro F1 reported
+per trial. Every trial of a batch is RUNNING while the batch trains and beats its heartbeat
+(RDB storages), so a worker killed mid-batch leaves trials that the next worker fails and
+retries, as with ``study.optimize``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import optuna
@@ -23,13 +24,21 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming.data import FeatureSet, Splits
 from optuna_hamming.paper import suggest_paper_genome
-from optuna_hamming.sampler import HammingGASampler
-from optuna_hamming.vision.batched import DataSplit, HeadTask, train_heads_together
+from optuna_hamming.vision.batched import HeadTask, train_heads_together
+from optuna_hamming.vision.fitness import FitnessData, trial_seed
 from optuna_hamming.vision.heads import HeadGenome
-from optuna_hamming.vision.objective import HeadObjective, free_keras_memory
+from optuna_hamming.vision.training import check_training, free_keras_memory
 from optuna_hamming.vision.trial_attrs import cv_attrs, holdout_attrs
 
 Callback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+@runtime_checkable
+class GenerationalSampler(Protocol):
+    """A sampler whose generation closes only when all its children have finished, and
+    that tells how many children its open generation has left (``HammingGASampler``)."""
+
+    def children_left(self, study: optuna.Study) -> int: ...
 
 
 def optimize_in_batches(
@@ -54,18 +63,18 @@ def optimize_in_batches(
 
     ``callbacks`` run after each trial is told, as ``study.optimize``'s; ``should_stop`` is
     asked after each batch. An exception of a type in ``catch`` fails the batch's trials and
-    the study goes on; any other fails them and is raised. With :class:`HammingGASampler` a
-    batch is at most the children its open generation has left (a generation of the paper's
-    GA closes only when all its children have finished), so none trains an extra child."""
+    the study goes on; any other fails them and is raised. With a
+    :class:`GenerationalSampler` (``HammingGASampler``) a batch is at most the children its
+    open generation has left (a generation of the paper's GA closes only when all its
+    children have finished), so none trains an extra child."""
     if heads_per_program < 1:
         raise ValueError(f"`heads_per_program` must be >= 1, got {heads_per_program}")
-    # The objective trials would be given one by one: its splits, folds, seeds and checks.
+    # What HeadObjective checks and trains on, so that the trials are the same as its.
+    check_training(max_epochs, patience)
+    data = FitnessData.of(features, splits, fitness=fitness, folds=folds, seed=seed)
     plan = _Batches(
-        HeadObjective(
-            features, splits, max_epochs=max_epochs, patience=patience,
-            batch_size=batch_size, seed=seed, fitness=fitness, folds=folds,
-        )
-    )  # fmt: skip
+        data, max_epochs=max_epochs, patience=patience, batch_size=batch_size, seed=seed
+    )
     told = 0
     while told < n_trials and not (should_stop is not None and should_stop()):
         if is_heartbeat_enabled(study._storage):
@@ -73,7 +82,7 @@ def optimize_in_batches(
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)
         size = min(heads_per_program, n_trials - told)
-        if isinstance(study.sampler, HammingGASampler):
+        if isinstance(study.sampler, GenerationalSampler):
             # A generation's children, never more: extra children would not join it.
             size = min(size, max(1, study.sampler.children_left(study)))
         with warnings.catch_warnings():
@@ -112,41 +121,38 @@ def optimize_in_batches(
 
 
 class _Batches:
-    """Trains batches of ``objective``'s trials: its data as :class:`DataSplit` s (the holdout
-    split, or its CV folds), its seeds, and its scoring."""
+    """Trains batches of trials on ``data`` (the holdout split, or its CV folds) with the
+    seeds and scoring :class:`HeadObjective` gives them."""
 
-    def __init__(self, objective: HeadObjective) -> None:
-        self.objective = objective
-        if objective.fitness == "cv":
-            X, y = objective.X_fit, objective.y_fit
-            self.data = [DataSplit(X[a], y[a], X[b], y[b]) for a, b in objective.fold_positions]
-        else:
-            o = objective
-            self.data = [DataSplit(o.X_train, o.y_train, o.X_val, o.y_val)]
+    def __init__(
+        self, data: FitnessData, *, max_epochs: int, patience: int, batch_size: int, seed: int
+    ) -> None:
+        self.data, self.seed = data, seed
+        self.max_epochs, self.patience, self.batch_size = max_epochs, patience, batch_size
+        self.splits = data.data_splits()
 
     def train(self, trials: list[optuna.Trial]) -> list[tuple[float, dict[str, Any], bool]]:
         """Each trial's value, user attributes and whether it was pruned."""
-        objective = self.objective
         genomes = [HeadGenome.from_params(suggest_paper_genome(t)) for t in trials]
-        cv = objective.fitness == "cv"
-        folds = len(self.data)
+        cv = self.data.cv
+        folds = len(self.splits)
         tasks = [
-            HeadTask(g, objective.trial_seed(t.number, k if cv else None), k)
+            HeadTask(g, trial_seed(self.seed, t.number, k if cv is not None else None), k)
             for t, g in zip(trials, genomes, strict=True)
             for k in range(folds)
         ]
 
         def report(task: int, epoch: int, value: float) -> bool:
-            if cv:
+            if cv is not None:
                 return False  # a CV trial reports its running mean fold by fold, below
             trials[task].report(value, epoch)
             return trials[task].should_prune()
 
         outcomes = train_heads_together(
-            tasks, self.data, n_classes=objective.n_classes, max_epochs=objective.max_epochs,
-            patience=objective.patience, batch_size=objective.batch_size, on_epoch=report,
+            tasks, self.splits, n_classes=self.data.n_classes, max_epochs=self.max_epochs,
+            patience=self.patience, batch_size=self.batch_size, on_epoch=report,
         )  # fmt: skip
-        if not cv:
+        if cv is None:
             return [
                 (o.result.scores.macro_f1, holdout_attrs(o.result), o.result.pruned)
                 for o in outcomes
@@ -157,9 +163,7 @@ class _Batches:
             fold_f1 = [o.result.scores.macro_f1 for o in mine]
             for k in range(folds):
                 trial.report(float(np.mean(fold_f1[: k + 1])), k)
-            probabilities = np.zeros((len(objective.y_fit), objective.n_classes), np.float32)
-            for (_, held), outcome in zip(objective.fold_positions, mine, strict=True):
-                probabilities[held] = outcome.probabilities
-            attrs = cv_attrs([o.result for o in mine], probabilities, objective.y_fit)
+            probabilities = cv.out_of_fold([o.probabilities for o in mine], self.data.n_classes)
+            attrs = cv_attrs([o.result for o in mine], probabilities, cv.y)
             scored.append((float(np.mean(fold_f1)), attrs, False))
         return scored

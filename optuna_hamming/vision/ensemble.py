@@ -32,8 +32,9 @@ from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
 from optuna_hamming.vision.final_model import FinalModel, test_report
 from optuna_hamming.vision.fitness import OOF_ATTR, decode_probabilities
-from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome, build_head
-from optuna_hamming.vision.objective import ShuffledBatches, predict_probabilities
+from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome
+from optuna_hamming.vision.scoring import predict_probabilities
+from optuna_hamming.vision.training import fit_head
 
 
 class EnsembleError(ValueError):
@@ -173,18 +174,15 @@ def train_final_ensemble(
     heads = []
     for i, member in enumerate(members):
         member_seed = (seed * 1000 + i) % SEED_MODULUS
-        head = build_head(
+        head = fit_head(
             member.genome,
-            n_features=X.shape[1],
+            X[fit_idx],
+            y[fit_idx],
             n_classes=len(features.class_names),
+            epochs=member.candidate.epochs,
+            batch_size=batch_size,
             seed=member_seed,
             name=f"head_{i}_trial_{member.candidate.trial}",
-        )
-        head.fit(
-            ShuffledBatches(X[fit_idx], y[fit_idx], batch_size, member_seed),
-            shuffle=False,
-            epochs=max(1, member.candidate.epochs),
-            verbose=0,
         )
         heads.append(head)
     model = averaged_heads(heads, [m.count for m in members], X.shape[1])

@@ -1,5 +1,7 @@
 """The final model: the best genome retrained, scored on test, and exported (layer 3).
 
+:func:`await_running_trials` waits, in a study several workers share, for the heads other
+workers are still training, so that the best trial is final before the model is chosen;
 :func:`train_final_model` retrains a genome on train + validation and scores it on the held-out
 test split; :func:`image_classifier` joins resizing, the backbone and the head into one model
 from raw images to class probabilities, and :func:`export_image_classifier` saves it as one
@@ -8,6 +10,8 @@ from raw images to class probabilities, and :func:`export_image_classifier` save
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +19,16 @@ from typing import Any
 import keras
 import numpy as np
 import numpy.typing as npt
+import optuna
+from optuna.trial import TrialState
 from sklearn.metrics import classification_report, confusion_matrix
 
 from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
-from optuna_hamming.vision.heads import HeadGenome, build_head
-from optuna_hamming.vision.objective import HeadScores, ShuffledBatches, predict_classes, score
+from optuna_hamming.storages import heartbeat_grace, trials_with_heartbeat
+from optuna_hamming.vision.heads import HeadGenome
+from optuna_hamming.vision.scoring import HeadScores, predict_classes, score
+from optuna_hamming.vision.training import fit_head
 
 
 @dataclass
@@ -31,6 +39,57 @@ class FinalModel:
     report: dict[str, Any]
     confusion: list[list[int]]
     epochs: int
+
+
+def await_running_trials(
+    study: optuna.Study,
+    poll: float = 1.0,
+    *,
+    on_wait: Callable[[int], None] | None = None,
+) -> int:
+    """Wait until the trials running now (other workers' last heads) have finished; return
+    how many there were. ``on_wait`` is told that count first, when there are any.
+
+    A worker that reaches the target first would otherwise plan the final model while
+    another worker's last head can still become the best trial, and that worker would then
+    build a second final model. Trials started after the wait began belong to workers with
+    a further target and are not waited for. Without heartbeats a dead worker's trial would
+    look running for ever, so only storages with a heartbeat wait (others return 0 at once):
+    they fail stale trials as Optuna's own optimize loop does, and give up after the grace
+    period on a trial that never recorded a heartbeat (its worker died before the first one,
+    which Optuna never finds stale). ``poll`` is the seconds between looks at the storage.
+
+    Each worker of a shared study, once its own search is done::
+
+        storage = optuna.storages.RDBStorage("sqlite:///optuna.db", heartbeat_interval=60)
+        study = optuna.load_study(study_name="heads", storage=storage)
+        study.optimize(HeadObjective(features, splits), n_trials=100)
+        await_running_trials(study, on_wait=lambda n: print(f"waiting for {n} trial(s)"))
+        best = study.best_trial  # no running head can replace it now
+        final = train_final_model(
+            HeadGenome.from_params(best.params), features, splits,
+            epochs=best.user_attrs["best_epoch"],
+        )
+    """
+    grace = heartbeat_grace(study._storage)
+    if grace is None:
+        return 0
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    waiting = {t.number: t._trial_id for t in running}
+    count = len(waiting)
+    if waiting and on_wait is not None:
+        on_wait(count)
+    started = time.monotonic()
+    while waiting:
+        time.sleep(poll)
+        optuna.storages.fail_stale_trials(study)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        still = {t.number for t in running}
+        waiting = {n: i for n, i in waiting.items() if n in still}
+        if waiting and time.monotonic() - started > grace:
+            beating = trials_with_heartbeat(study._storage, waiting.values())
+            waiting = {n: i for n, i in waiting.items() if i in beating}
+    return count
 
 
 def train_final_model(
@@ -46,14 +105,14 @@ def train_final_model(
     since no validation data is left to stop on), then score it on the held-out test split."""
     X, y = features.X, features.y
     fit_idx = splits.train_and_validation
-    model = build_head(
-        genome, n_features=X.shape[1], n_classes=len(features.class_names), seed=seed
-    )
-    model.fit(
-        ShuffledBatches(X[fit_idx], y[fit_idx], batch_size, seed),
-        shuffle=False,
-        epochs=max(1, epochs),
-        verbose=0,
+    model = fit_head(
+        genome,
+        X[fit_idx],
+        y[fit_idx],
+        n_classes=len(features.class_names),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
     )
     scores, report, confusion = test_report(
         features, splits, predict_classes(model, X[splits.test])

@@ -10,23 +10,34 @@ The folds are drawn once per study (from the objective's seed), so every trial i
 the same folds: their out-of-fold predictions are comparable, which the ensemble of
 :mod:`optuna_hamming.vision.ensemble` relies on. They are stored with each trial as a user
 attribute (float16, base64), so any worker on any storage can build the ensemble.
+
+:class:`FitnessData` holds the rows every trial trains on under either fitness, and
+:func:`trial_seed` each trial's (and fold's) training seed: the objective trials are given
+one by one and the batched study share them.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.model_selection import StratifiedKFold
 
+from optuna_hamming.data.datasets import FeatureSet
+from optuna_hamming.data.splits import Splits
+from optuna_hamming.vision.heads import SEED_MODULUS
+from optuna_hamming.vision.training import DataSplit
+
 IndexArray = npt.NDArray[np.int64]
 Fitness = Literal["holdout", "cv"]
 FITNESS_CHOICES: tuple[Fitness, ...] = ("holdout", "cv")
 MAX_FOLDS = 100  # a fold's training seed is trial_seed * MAX_FOLDS + fold
 
-# User attributes of a cross-validated trial (besides HeadObjective's own).
+# User attributes of a cross-validated trial (besides HeadObjective's own, .trial_attrs).
 FITNESS_ATTR = "fitness"  # "cv5": the fitness the value is, with its folds
 FOLD_MACRO_F1_ATTR = "fold_macro_f1"  # per fold, in fold order
 FOLD_BEST_EPOCH_ATTR = "fold_best_epoch"
@@ -78,3 +89,80 @@ def decode_probabilities(stored: dict[str, Any]) -> npt.NDArray[np.float32]:
     raw = base64.b64decode(stored["float16"])
     array = np.frombuffer(raw, dtype=np.float16).reshape(tuple(stored["shape"]))
     return array.astype(np.float32)
+
+
+def trial_seed(seed: int, number: int, fold: int | None = None) -> int:
+    """The training seed of trial ``number`` of a study seeded ``seed`` (of its fold ``fold``
+    under CV): ``seed + number``, or ``(seed + number) * MAX_FOLDS + fold``, so that any trial
+    can be retrained exactly."""
+    if fold is None:
+        return seed + number
+    return ((seed + number) * MAX_FOLDS + fold) % SEED_MODULUS
+
+
+@dataclass(frozen=True)
+class CrossValidationFolds:
+    """Train + validation (``X``, ``y``, in index order) and its folds' (fit, held-out)
+    positions into it."""
+
+    X: npt.NDArray[np.float32]
+    y: npt.NDArray[np.int64]
+    positions: list[tuple[IndexArray, IndexArray]]
+
+    def split(self, fold: int) -> DataSplit:
+        """Fold ``fold``'s rows (sliced when asked: K folds held at once would be K copies)."""
+        fit, held = self.positions[fold]
+        return DataSplit(self.X[fit], self.y[fit], self.X[held], self.y[held])
+
+    def out_of_fold(
+        self, held_out: Sequence[npt.NDArray[np.float32]], n_classes: int
+    ) -> npt.NDArray[np.float32]:
+        """Every row's probabilities from the fold that held it out, ``held_out`` in fold
+        order."""
+        probabilities = np.zeros((len(self.y), n_classes), dtype=np.float32)
+        for (_, held), fold_probabilities in zip(self.positions, held_out, strict=True):
+            probabilities[held] = fold_probabilities
+        return probabilities
+
+
+@dataclass(frozen=True)
+class FitnessData:
+    """The rows every trial of a study trains and is scored on: the holdout's train and
+    validation split, and with ``fitness="cv"`` the folds of train + validation as well
+    (``cv``, drawn once from the study's seed, so every trial is scored on the same folds).
+    """
+
+    n_classes: int
+    holdout: DataSplit
+    cv: CrossValidationFolds | None = None
+
+    @classmethod
+    def of(
+        cls,
+        features: FeatureSet,
+        splits: Splits,
+        *,
+        fitness: str = "holdout",
+        folds: int = 5,
+        seed: int = 0,
+    ) -> FitnessData:
+        """The rows of ``features`` that ``splits`` name, as
+        :class:`optuna_hamming.vision.HeadObjective` takes them; refuses a ``fitness`` or
+        ``folds`` that cannot be run."""
+        check_fitness(fitness, folds)
+        X, y = features.X, features.y
+        holdout = DataSplit(
+            X[splits.train], y[splits.train], X[splits.validation], y[splits.validation]
+        )
+        cv = None
+        if fitness == "cv":
+            # Positions into train + validation (sorted indices), the same for every trial.
+            X_fit, y_fit = X[splits.train_and_validation], y[splits.train_and_validation]
+            cv = CrossValidationFolds(X_fit, y_fit, cv_folds(y_fit, folds, seed))
+        return cls(len(features.class_names), holdout, cv)
+
+    def data_splits(self) -> list[DataSplit]:
+        """What a trial's heads train on, in order: the holdout split, or each fold."""
+        if self.cv is None:
+            return [self.holdout]
+        return [self.cv.split(k) for k in range(len(self.cv.positions))]

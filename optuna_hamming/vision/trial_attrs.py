@@ -17,7 +17,8 @@ from optuna_hamming.vision.fitness import (
     OOF_MACRO_F1_ATTR,
     encode_probabilities,
 )
-from optuna_hamming.vision.objective import TrainingResult, score
+from optuna_hamming.vision.scoring import score
+from optuna_hamming.vision.training import TrainingResult
 
 
 def holdout_attrs(result: TrainingResult) -> dict[str, Any]:

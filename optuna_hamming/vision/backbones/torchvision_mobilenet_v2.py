@@ -103,7 +103,8 @@ def build_mobilenet_v2(
     return keras.Model(inputs, x, name="torchvision_mobilenet_v2")
 
 
-def _torch_prefix(layer_name: str) -> str:
+def torch_prefix(layer_name: str) -> str:
+    """The torchvision state-dict prefix of a layer of :func:`build_mobilenet_v2`."""
     return layer_name.replace("_", ".")
 
 
@@ -115,7 +116,7 @@ def load_torchvision_weights(
     assign_state_dict(
         model,
         state,
-        _torch_prefix,
+        torch_prefix,
         network="torchvision MobileNetV2 ImageNet",
         expected="mobilenet_v2-b0353104.pth or a state dict of torchvision.models.mobilenet_v2()",
         top_prefix="classifier.",

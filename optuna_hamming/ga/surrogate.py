@@ -1,43 +1,35 @@
-"""The accelerated mode: Algorithm 1's children screened by a model fitted on the archive.
+"""The model that ranks candidate children: the numpy half of the accelerated mode (layer 1).
 
-``HammingGASampler(screening=SurrogateScreening())`` keeps the paper's selection and
-operators and changes what gets trained. At each generation close, the closing worker
+:class:`SurrogateScreening` holds what the accelerated mode screens with (how many candidates
+of each kind, the model, the acquisition, generation 0's design) and
+:func:`screened_children` applies it to arrays: the genomes evaluated so far and their
+fitness in, the children to train out. The Optuna side (which trials count as evaluated,
+where the plan is stored) is the sampler's strategy,
+:class:`optuna_hamming.sampler.child_generation.ScreenedGeneration`, which calls this.
 
-1. breeds many candidate children from the parents with Algorithm 1's operators and adds the
-   one-gene neighbours and nearby genomes of the best parents and a few random genomes
-   (:func:`optuna_hamming.ga.screening.candidate_pool`);
-2. fits a :class:`ForestSurrogate` (scikit-learn's extra trees) on every genome that a closed
-   generation fixed: the members of every generation so far, read from the generation
-   summaries, never from trials still running or finished outside a generation, so that every
-   worker fits on the same data;
-3. trains the ``children`` best candidates by predicted fitness (or expected improvement),
-   a share ``explore`` of them drawn at random among the bred children instead.
-
-The plan it stores is authoritative as before: the other workers adopt it. Generation 0 has
-``initial`` random genomes instead of ``population_size``, so the model starts early.
+:class:`ForestSurrogate` is the default model: scikit-learn's extra trees, imported when the
+mode is chosen. Other rankers (a Hamming-kernel GP, an ensemble) plug in through the
+:class:`optuna_hamming.ga.screening.Surrogate` protocol.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
-from optuna.trial import FrozenTrial
 
-from optuna_hamming import ga
 from optuna_hamming.ga import screening as ga_screening
 from optuna_hamming.ga._params import Boolean, Constraint, Integer, Real, checked
+from optuna_hamming.ga.breeding import Child, MutationStrategy
+from optuna_hamming.ga.genome import GenomeLayout, IntArray
 from optuna_hamming.ga.screening import FloatArray, Surrogate
-from optuna_hamming.sampler._archive import build_archive
-from optuna_hamming.sampler._search_space import GenomeSpace
-from optuna_hamming.sampler.attributes import ScreeningSummary
 
 # The model's predictions are ranked after rounding to float32: fits on two machines can
 # differ in the last bits of a float64, which then reorders candidates far less often (not
 # never: two predictions either side of a float32 boundary still can).
-_RANK_DTYPE = np.float32
+RANK_DTYPE = np.float32
 
 
 @dataclass(frozen=True)
@@ -225,35 +217,44 @@ class SurrogateScreening:
             )
 
 
+class ScreeningReport(TypedDict):
+    """What the screening saw at one generation close (stored in the generation summary)."""
+
+    model: str
+    trained_on: int
+    candidates: int
+    predicted: list[float]
+    by_model: list[bool]
+
+
 @dataclass(frozen=True)
 class ScreenedChild:
-    child: ga.Child
+    child: Child
+    # {"by": "model" | "explore", "predicted": the model's mean, "spread": its spread}
     screened: dict[str, Any]
 
 
 def screened_children(
     screening: SurrogateScreening,
-    space: GenomeSpace,
-    parent_genomes: Sequence[ga.IntArray],
+    known: IntArray,
+    scores: FloatArray,
+    parent_genomes: Sequence[IntArray],
     ranked_parents: Sequence[int],
-    history: Sequence[FrozenTrial],
+    layout: GenomeLayout,
     *,
+    ordered: Sequence[bool],
     split: int,
-    mutation: ga.MutationStrategy,
-    maximize: bool,
+    mutation: MutationStrategy,
+    sign: float,
     rng: np.random.Generator,
     generation: int = 0,
-) -> tuple[list[ScreenedChild], ScreeningSummary] | None:
+) -> tuple[list[ScreenedChild], ScreeningReport] | None:
     """The children to train and what the screening saw, or None when no candidate is left
-    (every genome near the parents evaluated: the caller falls back to the paper's rule)."""
-    layout = space.layout
-    # The archive's memo of genome keys: encoding every member again at each close would
-    # make the closes quadratic in the study's length.
-    archive = build_archive(history, space, maximize=maximize)
-    known = np.frombuffer(b"".join(archive), dtype=np.int64).reshape(len(archive), layout.n_genes)
-    sign = 1.0 if maximize else -1.0
-    scores = np.array([sign * value for value, _ in archive.values()], dtype=np.float64)
-    ordered = [isinstance(gene, ga.GridGene) for gene in space.genes]
+    (every genome near the parents evaluated: the caller falls back to the paper's rule).
+
+    ``known`` are the distinct evaluated genomes (one per row) and ``scores`` their fitness
+    times ``sign`` (larger is better); ``ordered`` says which genes are grids.
+    """
     elite = known[:0]
     if screening.density:
         elite = known[np.argsort(-scores, kind="stable")[: ga_screening.elite_count(len(scores))]]
@@ -283,8 +284,8 @@ def screened_children(
         ga_screening.gene_features(candidates, layout, ordered),
         seed=int(rng.integers(2**31)),
     )
-    mean = np.asarray(mean, dtype=np.float64).astype(_RANK_DTYPE).astype(np.float64)
-    spread = np.asarray(spread, dtype=np.float64).astype(_RANK_DTYPE).astype(np.float64)
+    mean = np.asarray(mean, dtype=np.float64).astype(RANK_DTYPE).astype(np.float64)
+    spread = np.asarray(spread, dtype=np.float64).astype(RANK_DTYPE).astype(np.float64)
     acquisition = ACQUISITIONS[screening.acquisition](
         mean, spread, float(scores.max()), screening.optimism
     )
@@ -292,7 +293,7 @@ def screened_children(
         i for i, child in enumerate(pool) if child.origin not in ga_screening.SCREENING_ORIGINS
     ]
     decision = ga_screening.screen(
-        acquisition.astype(_RANK_DTYPE),
+        acquisition.astype(RANK_DTYPE),
         explorable,
         screening.children,
         explore=screening.explore,
@@ -317,22 +318,11 @@ def screened_children(
                 },
             )
         )
-    report: ScreeningSummary = {
+    report: ScreeningReport = {
         "model": type(screening.model).__name__,
-        "trained_on": len(archive),
+        "trained_on": len(known),
         "candidates": len(pool),
         "predicted": [c.screened["predicted"] for c in chosen],
         "by_model": [c.screened["by"] == "model" for c in chosen],
     }
     return chosen, report
-
-
-def history_members(
-    summaries: Callable[[], Sequence[Sequence[int]]],
-    current: Sequence[int],
-    trial_by_number: Callable[[int], FrozenTrial],
-) -> list[FrozenTrial]:
-    """The trials that closed generations fixed: the members of every summary and of the
-    generation being closed, each once, by number."""
-    numbers = {int(n) for members in summaries() for n in members} | set(current)
-    return [trial_by_number(n) for n in sorted(numbers)]

@@ -8,6 +8,7 @@ default strategy objects; a caller who passes a strategy passes its rates to it.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +24,15 @@ from optuna_hamming.ga._params import (
     checked,
     probability,
 )
-from optuna_hamming.sampler._search_space import GenomeSpace
-from optuna_hamming.sampler.screening import SurrogateScreening
+from optuna_hamming.ga.breeding import default_split
+from optuna_hamming.ga.surrogate import SurrogateScreening
+from optuna_hamming.sampler.child_generation import (
+    ChildGenerationStrategy,
+    PaperGeneration,
+    ScreenedGeneration,
+    flatten_strategy,
+)
+from optuna_hamming.sampler.search_space import GenomeSpace
 
 MAX_SEED = 2**62
 
@@ -53,6 +61,19 @@ PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
     "screening": OrNone(
         Instance(SurrogateScreening, "Pass e.g. optuna_hamming.SurrogateScreening(), or None.")
     ),
+    "child_generation": OrNone(
+        Instance(
+            ChildGenerationStrategy,
+            "Pass e.g. optuna_hamming.sampler.PaperGeneration(), or None for the paper's.",
+        )
+    ),
+}
+
+# The ablation switches say what a strategy object says (the paper's mode of each is the
+# default): kept for older code, they warn.
+_DEPRECATED_SWITCHES = {
+    "hamming_gate": "selection=optuna_hamming.ga.UngatedSelection(retain, select)",
+    "forced_mutation": "mutation=optuna_hamming.ga.PlainMutation(rate)",
 }
 
 # What a strategy object takes over from the keyword arguments (their defaults are the
@@ -72,17 +93,17 @@ class Settings:
     max_redraws: int
     selection: ga.SelectionStrategy
     mutation: ga.MutationStrategy
-    screening: SurrogateScreening | None = None
+    child_generation: ChildGenerationStrategy = dataclasses.field(default_factory=PaperGeneration)
 
     @property
     def initial_size(self) -> int:
-        """Generation 0's random genomes: the population, or the screening's ``initial``."""
-        return self.population_size if self.screening is None else self.screening.initial
+        """Generation 0's random genomes (the population, unless the strategy says)."""
+        return self.child_generation.initial_size(self.population_size)
 
     def split_for(self, space: GenomeSpace) -> int:
         n = len(space.names)
         if self.crossover_split is None:
-            return ga.default_split(n)
+            return default_split(n)
         return min(self.crossover_split, n)
 
     def as_params(self) -> dict[str, Any]:
@@ -90,26 +111,13 @@ class Settings:
         flat: dict[str, Any] = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if item.name in _OWNED_BY or item.name == "screening":
-                _flatten(flat, item.name, value)
+            if item.name == "child_generation":
+                flat.update(self.child_generation.params())
+            elif item.name in _OWNED_BY:
+                flatten_strategy(flat, item.name, value)
             else:
                 flat[item.name] = value
         return flat
-
-
-def _flatten(flat: dict[str, Any], name: str, value: object) -> None:
-    """A strategy as its class name under ``name`` and its fields under ``name.field``."""
-    if value is None:
-        flat[name] = None
-        return
-    flat[name] = type(value).__name__
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for item in dataclasses.fields(value):
-            field_value = getattr(value, item.name)
-            if dataclasses.is_dataclass(field_value):
-                _flatten(flat, f"{name}.{item.name}", field_value)
-            else:
-                flat[f"{name}.{item.name}"] = field_value
 
 
 def strategy_name(strategy: object) -> str:
@@ -136,6 +144,14 @@ def checked_settings(arguments: Mapping[str, object]) -> tuple[Settings, int | N
                     f"the strategy decides: pass its settings to it, e.g. "
                     f"{strategy}={_example(strategy, argument)}"
                 )
+    for switch, replacement in _DEPRECATED_SWITCHES.items():
+        if values[switch] is False:
+            warnings.warn(
+                f"`{switch}=False` is deprecated and will be removed: it says what "
+                f"`{replacement}` says; pass that instead.",
+                FutureWarning,
+                stacklevel=3,
+            )
     selection = values["selection"]
     if selection is None:
         gated = values["hamming_gate"]
@@ -146,6 +162,15 @@ def checked_settings(arguments: Mapping[str, object]) -> tuple[Settings, int | N
     if mutation is None:
         forced = values["forced_mutation"]
         mutation = (ga.ForcedMutation if forced else ga.PlainMutation)(rate=values["mutate"])
+    child_generation = values["child_generation"]
+    if values["screening"] is not None:
+        if child_generation is not None:
+            raise ValueError(
+                "`screening=` and `child_generation=` were both passed, and a sampler makes "
+                "its children one way: `screening=` is the accelerated mode's, "
+                "`child_generation=` a strategy of your own. Pass one of them."
+            )
+        child_generation = ScreenedGeneration(values["screening"])
     settings = Settings(
         population_size=values["population_size"],
         crossover_split=values["crossover_split"],
@@ -154,7 +179,7 @@ def checked_settings(arguments: Mapping[str, object]) -> tuple[Settings, int | N
         max_redraws=values["max_redraws"],
         selection=selection,
         mutation=mutation,
-        screening=values["screening"],
+        child_generation=child_generation or PaperGeneration(),
     )
     return settings, values["seed"]
 

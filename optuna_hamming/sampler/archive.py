@@ -10,8 +10,8 @@ from typing import Any
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from optuna_hamming.sampler._search_space import GenomeSpace
 from optuna_hamming.sampler.attributes import GENE_ATTR
+from optuna_hamming.sampler.search_space import GenomeSpace
 
 
 def fitness_of(trial: FrozenTrial) -> float | None:

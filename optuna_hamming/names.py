@@ -1,0 +1,32 @@
+"""The named configurations, each spelled here once (layer 1: imports nothing).
+
+Names are stored with studies (the CLI's study config) and written into result tables, so
+they outlive the code that reads them; everything in the package, the experiments, the
+benchmarks and the tests refers to them by these constants. What each name builds is in
+:mod:`optuna_hamming.sampler.configurations`. This module imports nothing, so that the
+CLI's argument parser can offer the names and ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+# The CLI's --sampler choices.
+PAPER = "paper"  # HammingGASampler(): Algorithm 1 as published
+ACCELERATED = "accelerated"  # recommended_sampler(): the product's recommended sampler
+SAMPLERS = (PAPER, ACCELERATED)
+# Names a sampler went by before, and what they stand for now (deprecated, they warn).
+SAMPLER_ALIASES = {"recommended": ACCELERATED}
+
+# The accelerated mode's screenings.
+SCREENING_DEFAULTS = "defaults"  # SurrogateScreening()
+LEAN = "lean"  # SurrogateScreening.lean()
+LEAN_LATIN = "lean-latin"  # SurrogateScreening.lean(initial_design="latin")
+RECOMMENDED_SCREENING = LEAN_LATIN  # what recommended_sampler() screens with
+SCREENING_NAMES = (SCREENING_DEFAULTS, LEAN, LEAN_LATIN)
+
+# Every configuration name (a test holds the package to spelling them only here).
+CONFIGURATIONS = (*SAMPLERS, *SAMPLER_ALIASES, *SCREENING_NAMES)
+
+# The CLI's --imbalance choices (another option that happens to share a spelling).
+IMBALANCE_PAPER = "paper"  # the classes subsampled to the paper's Table II proportions
+IMBALANCE_NONE = "none"  # every image
+IMBALANCES = (IMBALANCE_PAPER, IMBALANCE_NONE)
