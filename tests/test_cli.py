@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from optuna_hamming import HammingGASampler
 from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR, FINAL_ATTR
-from optuna_hamming.names import ACCELERATED, RECOMMENDED_SCREENING
+from optuna_hamming.names import ACCELERATED, RECOMMENDED_SCREENING, SAMPLER_ALIASES
 from optuna_hamming.sampler.attributes import (
     GENE_ATTR,
     GENERATION_ATTR,
@@ -166,12 +166,13 @@ def test_the_accelerated_sampler_screens_the_heads_it_trains(tmp_path: Path) -> 
     # screening that --sampler accelerated now asks for.
     config = dict(study.user_attrs[CONFIG_ATTR])
     del config["screening"]
-    config["sampler"] = "recommended"
+    (old_name,) = SAMPLER_ALIASES  # what --sampler accelerated was called then
+    config["sampler"] = old_name
     study.set_user_attr(CONFIG_ATTR, config)
     study._storage.set_study_system_attr(study._study_id, SETTINGS_KEY, None)
-    code, _, err = run_cli(*search.argv("--generations", "3", "--sampler", "recommended"))
+    code, _, err = run_cli(*search.argv("--generations", "3", "--sampler", old_name))
     assert code == 0, err
-    assert "--sampler recommended is deprecated" in err and "keeps the sampler settings" in err
+    assert f"--sampler {old_name} is deprecated" in err and "keeps the sampler settings" in err
     summaries = HammingGASampler.generations(study)
     assert [len(s["screening"]["predicted"]) for s in list(summaries.values())[1:3]] == [2, 4]
     assert "screening" not in study.user_attrs[CONFIG_ATTR]  # it keeps meaning the defaults

@@ -69,12 +69,23 @@ def settings_from_json(data: Mapping[str, Any]) -> Settings | None:
 
 
 def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """``name: stored -> current`` for each leaf that differs, dotted through strategies."""
+    """``name=stored (this sampler: current)`` for each leaf that differs, dotted through
+    strategies; where a strategy's class differs, that line alone (its fields are another
+    class's, so listing them would only repeat it)."""
     flat_stored, flat_current = _flat(stored), _flat(current)
+    changed = sorted(
+        name
+        for name in set(flat_stored) | set(flat_current)
+        if flat_stored.get(name) != flat_current.get(name)
+    )
+    suffix = f".{CLASS_FIELD}"
+    replaced = [name[: -len(CLASS_FIELD)] for name in changed if name.endswith(suffix)]
     return [
         f"{name}={flat_stored.get(name)!r} (this sampler: {flat_current.get(name)!r})"
-        for name in sorted(set(flat_stored) | set(flat_current))
-        if flat_stored.get(name) != flat_current.get(name)
+        for name in changed
+        if not any(
+            name.startswith(prefix) and name != f"{prefix}{CLASS_FIELD}" for prefix in replaced
+        )
     ]
 
 
