@@ -120,8 +120,9 @@ def _search(args: argparse.Namespace) -> int:
         check_folds(inputs, args)
         config = study_config(args, backbone, image_size)
     check_continuation(study, config)
-    sampler = study.sampler = study_sampler(study, args, config)
-    settings = {f"sampler.{k}": v for k, v in sampler.settings_for(study).as_params().items()}
+    sampler, sampler_settings = study_sampler(study, args, config)
+    study.sampler = sampler
+    settings = {f"sampler.{k}": v for k, v in sampler_settings.as_params().items()}
     tracker = StudyTracker(
         tracking_uri=tracking_uri,
         run_params={**config, **settings, "storage": args.storage, "study_name": study_name},

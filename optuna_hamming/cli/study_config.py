@@ -30,6 +30,7 @@ from optuna_hamming.names import (
 )
 from optuna_hamming.paper import space_mismatch
 from optuna_hamming.sampler.configurations import SCREENINGS, sampler_named
+from optuna_hamming.sampler.settings import Settings
 
 # Options a study keeps for life: continuing it with other values would mix incomparable trials.
 # The sampler's options (--sampler, --population) are not here: the study keeps its sampler
@@ -177,12 +178,14 @@ def started_sampler(stored: dict[str, Any]) -> str:
 
 def study_sampler(
     study: optuna.Study, args: argparse.Namespace, config: dict[str, Any]
-) -> HammingGASampler:
+) -> tuple[HammingGASampler, Settings]:
     """The sampler that runs ``study``: the one the options name, with the settings the study
     keeps. The library decides (``HammingGASampler.settings_for``): a study continued with
     other sampler options keeps its stored settings and a warning names each difference.
     A study this command started before the library stored settings gets them first from
-    the options it stored. ``args.population`` and ``config`` then say what the study runs."""
+    the options it stored. Returns the sampler and the settings it runs the study with;
+    ``args.population`` and ``config`` then say what the study runs. Returns the sampler and
+    the settings it runs the study with."""
     stored = study.user_attrs[CONFIG_ATTR]  # check_continuation stored it for a new study
     screening = stored_screening(study)
     if screening is not None and screening not in SCREENINGS:
@@ -200,9 +203,10 @@ def study_sampler(
         )
         started.settings_for(study)
     sampler = sampler_named(args.sampler, population_size=args.population, seed=args.seed)
-    args.population = sampler.settings_for(study).population_size
+    settings = sampler.settings_for(study)
+    args.population = settings.population_size
     config.update(sampler=started_sampler(stored), screening=screening, population=args.population)
-    return sampler
+    return sampler, settings
 
 
 def check_folds(inputs: Inputs, args: argparse.Namespace) -> None:

@@ -152,11 +152,7 @@ class ScreenedGeneration(ChildGenerationStrategy):
         )
         if outcome is None:
             return paper_children(context, self.screening.children)
-        chosen, report = outcome
-        if not chosen:
-            # Nothing left to screen near the parents: the paper's rule, same count.
-            fallback = paper_children(context, self.screening.children)
-            return Brood(fallback.children, fallback.archived, report)
+        chosen, report = outcome  # never empty: a non-empty pool gives at least one child
         return Brood([(item.child, item.screened) for item in chosen], [], report)
 
     def params(self) -> dict[str, Any]:
