@@ -72,14 +72,18 @@ from optuna_hamming.data import (
     make_imbalanced,
     stratified_splits,
 )
+from optuna_hamming.names import RECOMMENDED, VIEW_SET_NAMES, VIEWS_FLIP_SHIFTS, VIEWS_NONE
 from optuna_hamming.tracking.plots import save_figures, study_figures
 from optuna_hamming.vision import HeadObjective, train_final_model, use_jax_compilation_cache
 from optuna_hamming.vision.backbones import DEFAULT_BACKBONE
 from optuna_hamming.vision.backbones.registry import BACKBONES, LITE0_BACKBONE
 from optuna_hamming.vision.ensemble import select_members, train_final_ensemble
-from optuna_hamming.vision.features import features_for
+from optuna_hamming.vision.features import view_features_for
 from optuna_hamming.vision.heads import HeadGenome
-from optuna_hamming.vision.scoring import score
+from optuna_hamming.vision.presets import preset
+from optuna_hamming.vision.scoring import mean_over_views, score
+from optuna_hamming.vision.view_choice import choose_views
+from optuna_hamming.vision.views import VIEW_SETS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATASETS: dict[str, Callable[[], LabeledImages]] = {
@@ -91,10 +95,29 @@ DEFAULT_HEAD = {"neurons": 256, "layers": 1, "activation": "relu", "optimizer": 
 
 
 def features_of(name: str, backbone: str) -> FeatureSet:
-    features, report = features_for(DATASETS[name](), backbone=backbone, progress=True)
-    how = "cached" if report.cached else f"extracted in {report.seconds:.0f} s"
+    """Every candidate view's features (each cached on its own); methods take the views
+    they use with ``only_views``."""
+    views = VIEW_SETS[VIEWS_FLIP_SHIFTS]
+    features, reports = view_features_for(DATASETS[name](), views, backbone=backbone)
+    how = ", ".join(
+        f"{view} {'cached' if r.cached else f'extracted in {r.seconds:.0f} s'}"
+        for view, r in zip(views, reports, strict=True)
+    )
     print(f"{name}: features {features.X.shape} from {backbone} ({how})", flush=True)
     return features
+
+
+def plain(features: FeatureSet) -> FeatureSet:
+    """The images alone (the paper's and the earlier methods' features)."""
+    return features.only_views(VIEW_SETS[VIEWS_NONE])
+
+
+def method_views(method: str) -> str:
+    """The view set a baseline variant's name ends in (``default-head-flip``), else none."""
+    for view_set in VIEW_SET_NAMES:
+        if view_set != VIEWS_NONE and method.endswith(f"-{view_set}"):
+            return view_set
+    return VIEWS_NONE
 
 
 def paper_objective(
@@ -131,7 +154,10 @@ def default_head(
 def logistic_regression(features: FeatureSet, splits: Splits, seed: int) -> dict[str, object]:
     """A fair baseline: C chosen among 7 values by stratified 5-fold macro F1 on train +
     validation (everything but test), then refitted on all of it. (GridSearchCV, since
-    LogisticRegressionCV's own scoring path fails with ``f1_macro`` in scikit-learn 1.8.)"""
+    LogisticRegressionCV's own scoring path fails with ``f1_macro`` in scikit-learn 1.8.)
+    With views (``logistic-regression-flip``), C is chosen on the images alone, the model
+    refitted on every view of them, and a test image scored by its views' mean
+    probabilities, as the heads are."""
     fit_on = splits.train_and_validation
     search = GridSearchCV(
         make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, random_state=seed)),
@@ -140,7 +166,13 @@ def logistic_regression(features: FeatureSet, splits: Splits, seed: int) -> dict
         cv=StratifiedKFold(5, shuffle=True, random_state=seed),
     )
     search.fit(features.X[fit_on], features.y[fit_on])
-    predicted = search.predict(features.X[splits.test])
+    model = search.best_estimator_
+    if features.n_views > 1:
+        model.fit(features.rows(fit_on), features.row_labels(fit_on))
+    probabilities = mean_over_views(
+        model.predict_proba(features.rows(splits.test)), features.n_views
+    )
+    predicted = model.classes_[probabilities.argmax(axis=1)]
     return {
         "genome": f"C={search.best_params_['logisticregression__C']:g}",
         "test": score(features.y[splits.test], predicted),
@@ -169,6 +201,8 @@ def study_name(run: str, search: str, args: argparse.Namespace) -> str:
     default epochs and patience add nothing, which keeps the names the studies had before."""
     if search == "tpe":
         name = f"{run}-tpe"
+    elif search == "preset":
+        name = f"{run}-preset-{RECOMMENDED}-population{args.population}"
     elif search == "hamming-ga":
         name = f"{run}-hamming-ga-population{args.population}"
     else:
@@ -281,11 +315,12 @@ def ga_trials(name: str, args: argparse.Namespace) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
-def recommended(
+def recommended_v1(
     name: str, features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
 ) -> dict[str, object]:
-    """README's recommendation: the paper's GA as ``hamming-ga`` runs it, scored by
-    ``--fitness cv --folds F``, its final model ``--final ensemble --ensemble-size K``."""
+    """The first recommendation (rows written as ``recommended`` until 2026-12-08): the
+    paper's GA as ``hamming-ga`` runs it, scored by ``--fitness cv --folds F``, its final
+    model ``--final ensemble --ensemble-size K``, on the images alone."""
     objective = HeadObjective(
         features,
         splits,
@@ -313,16 +348,54 @@ def recommended(
     }
 
 
+def recommended(
+    name: str, features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
+) -> dict[str, object]:
+    """``--preset recommended`` (optuna_hamming.vision.presets): its views chosen by CV on
+    train + validation, its sampler, fitness and ensemble, with this script's population,
+    generations, epochs and patience."""
+    chosen = preset(RECOMMENDED)
+    choice = choose_views(features, splits, seed=seed)
+    viewed = features.only_views(VIEW_SETS[choice.name])
+    objective = HeadObjective(
+        viewed,
+        splits,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        seed=seed,
+        fitness=chosen.fitness,
+        folds=chosen.folds,
+    )
+    sampler = chosen.sampler(seed=seed, population_size=args.population)
+    study = stored_study(study_name(name, "preset", args), sampler, args)
+    while sampler.close_finished_generations(study) < args.generations:
+        study.optimize(objective, n_trials=1)
+    labels = viewed.y[splits.train_and_validation]
+    members, oof = select_members(study, labels, chosen.ensemble_size)
+    final = train_final_ensemble(members, viewed, splits, oof_macro_f1=oof, seed=seed)
+    return {
+        "genome": f"views {choice.name}; "
+        + "; ".join(f"{m.count}x {m.genome.describe()}" for m in members),
+        "test": final.test,
+        "validation_macro_f1": oof,  # the ensemble's out-of-fold macro F1
+        "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),
+        "generations": len(HammingGASampler.generations(study)),
+        "fitness": f"cv{chosen.folds}",
+        "final": f"ensemble{chosen.ensemble_size}",
+    }
+
+
 def cv_best(
     name: str, features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
 ) -> dict[str, object]:
-    """An ablation that costs one head: ``recommended``'s study, its best CV genome retrained
-    alone (``--final best``), to tell what the CV fitness does from what the ensemble adds."""
+    """An ablation that costs one head: ``recommended-v1``'s study, its best CV genome
+    retrained alone (``--final best``), to tell what the CV fitness does from what the
+    ensemble adds."""
     stored = study_name(name, "recommended", args)
     try:
         study = optuna.load_study(study_name=stored, storage=f"sqlite:///{args.out}_studies.db")
     except KeyError:
-        raise SystemExit(f"cv-best reads {stored}: run recommended first") from None
+        raise SystemExit(f"cv-best reads {stored}: run recommended-v1 first") from None
     return {
         **best_head_on_test(study, features, splits, seed),
         "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),
@@ -331,9 +404,21 @@ def cv_best(
     }
 
 
+# The baselines' variants on augmented views keep their prefix: the tables compare the new
+# preset with the strongest variant of each (protocol_tables.strongest).
+VIEW_VARIANTS = tuple(
+    f"{baseline}-{view_set}"
+    for baseline in ("logistic-regression", "default-head")
+    for view_set in VIEW_SET_NAMES
+    if view_set != VIEWS_NONE
+)
 METHODS = (
-    "default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended", "cv-best"
+    "default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended-v1",
+    "cv-best", *VIEW_VARIANTS, RECOMMENDED,
 )  # fmt: skip
+# The earlier methods' default run (five seeds): the variants and the new preset are run
+# by name on seeds 0-9 (docs/results.md).
+DEFAULT_METHODS = METHODS[:6]
 
 
 def run_method(
@@ -345,17 +430,20 @@ def run_method(
     args: argparse.Namespace,
     figures: Path | None,
 ) -> dict[str, object]:
-    if method == "default-head":
-        return default_head(features, splits, seed, args)
-    if method == "logistic-regression":
-        return logistic_regression(features, splits, seed)
-    if method == "tpe-head":
-        return tpe_head(name, features, splits, seed, args)
-    if method == "recommended":
+    if method == RECOMMENDED:
         return recommended(name, features, splits, seed, args)
+    viewed = features.only_views(VIEW_SETS[method_views(method)])
+    if method.startswith("default-head"):
+        return default_head(viewed, splits, seed, args)
+    if method.startswith("logistic-regression"):
+        return logistic_regression(viewed, splits, seed)
+    if method == "tpe-head":
+        return tpe_head(name, viewed, splits, seed, args)
+    if method == "recommended-v1":
+        return recommended_v1(name, viewed, splits, seed, args)
     if method == "cv-best":
-        return cv_best(name, features, splits, seed, args)
-    return hamming_ga(name, features, splits, seed, args, figures)
+        return cv_best(name, viewed, splits, seed, args)
+    return hamming_ga(name, viewed, splits, seed, args, figures)
 
 
 def check_figures_of(parser: argparse.ArgumentParser, name: str) -> None:
@@ -380,7 +468,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backbones", nargs="+", default=[DEFAULT_BACKBONE, LITE0_BACKBONE])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument(
-        "--methods", nargs="+", default=list(METHODS), choices=METHODS,
+        "--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS,
         help="the baselines alone take seconds a seed; the GA takes a CPU hour",
     )  # fmt: skip
     parser.add_argument("--population", type=int, default=12)

@@ -36,14 +36,33 @@ SETTINGS_READ: dict[str, tuple[str, ...]] = {
     "logistic-regression": (),
     "hamming-ga": _SEARCH,
     "tpe-head": _SEARCH,  # its budget is the GA's trained heads
-    "recommended": (*_SEARCH, "folds", "ensemble_size"),
-    "cv-best": (*_SEARCH, "folds", "ensemble_size"),  # recommended's study
+    "recommended-v1": (*_SEARCH, "folds", "ensemble_size"),
+    "cv-best": (*_SEARCH, "folds", "ensemble_size"),  # recommended-v1's study
+    # The new preset: its own folds, ensemble and views (recorded by preset_settings).
+    "recommended": _SEARCH,
 }
+for _view_set in ("flip", "shifts", "flip-shifts"):  # paper_protocol.VIEW_VARIANTS
+    SETTINGS_READ[f"default-head-{_view_set}"] = _TRAINING
+    SETTINGS_READ[f"logistic-regression-{_view_set}"] = ()
+# Rows written before the preset existed named recommended-v1 "recommended".
+RENAMED = {"recommended": "recommended-v1"}
+
+
+def preset_settings() -> str:
+    """What ``--preset recommended`` sets, as ``name=value`` pairs (its row's settings)."""
+    from optuna_hamming.names import RECOMMENDED
+    from optuna_hamming.vision.presets import preset
+
+    values = preset(RECOMMENDED).values()
+    return " ".join(f"{name}={values[name]}" for name in sorted(values))
 
 
 def settings_of(method: str, args: argparse.Namespace) -> str:
     """The settings that make ``method``'s row, e.g. ``max_epochs=200 patience=5``."""
-    return " ".join(f"{name}={getattr(args, name)}" for name in SETTINGS_READ[method])
+    read = " ".join(f"{name}={getattr(args, name)}" for name in SETTINGS_READ[method])
+    if method == "recommended":
+        return f"{read} {preset_settings()}"
+    return read
 
 
 def key_of(row: Row) -> tuple[str, str, str, str, str]:
@@ -57,6 +76,10 @@ def read_rows(path: Path) -> list[Row]:
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
+        # A "recommended" row made before the preset (its settings name no sampler) is
+        # recommended-v1's.
+        if row["method"] in RENAMED and "sampler=" not in (row.get("settings") or ""):
+            row["method"] = RENAMED[row["method"]]
         if not row.get("settings"):
             row["settings"] = settings_of(row["method"], LEGACY_SETTINGS)
     return rows

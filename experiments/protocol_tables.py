@@ -41,14 +41,18 @@ def table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _standard_error(values: np.ndarray) -> float:
+    return _spread(values) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+
+
 def paired(rows: list[Row], of: str = "recommended") -> str:
     """``of`` minus each other method in test macro F1, over the seeds both ran."""
     others = sorted({r["method"] for r in rows} - {of})
     by_other = {other: _differences(rows, of, other, "test_macro_f1") for other in others}
     lines = [
-        f"| dataset | backbone | {of} minus | seeds | mean difference | sd "
+        f"| dataset | backbone | {of} minus | seeds | mean difference | sd | se "
         "| wins / ties / losses |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for dataset, backbone in sorted({(r["dataset"], r["backbone"]) for r in rows}):
         for other in others:
@@ -58,9 +62,25 @@ def paired(rows: list[Row], of: str = "recommended") -> str:
             wins, ties = int((diff > 1e-9).sum()), int((np.abs(diff) <= 1e-9).sum())
             lines.append(
                 f"| {dataset} | {backbone} | {other} | {len(diff)} | {diff.mean():+.4f} | "
-                f"{_spread(diff):.4f} | {wins} / {ties} / {len(diff) - wins - ties} |"
+                f"{_spread(diff):.4f} | {_standard_error(diff):.4f} | "
+                f"{wins} / {ties} / {len(diff) - wins - ties} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def strongest(rows: list[Row], prefix: str, dataset: str, backbone: str) -> str | None:
+    """The variant of the baseline ``prefix`` (``logistic-regression`` and every
+    ``logistic-regression-...``) with the highest mean test macro F1 on this pair."""
+    means: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        method = row["method"]
+        if (row["dataset"], row["backbone"]) != (dataset, backbone):
+            continue
+        if method == prefix or method.startswith(prefix + "-"):
+            means[method].append(float(row["test_macro_f1"]))
+    if not means:
+        return None
+    return max(sorted(means), key=lambda m: float(np.mean(means[m])))
 
 
 def _validation_gaps(rows: list[Row]) -> dict[tuple[str, str, str], list[float]]:
@@ -107,36 +127,39 @@ def _differences(
     return found
 
 
+BASELINES = ("logistic-regression", "default-head")
+
+
 def target(rows: list[Row], of: str = "recommended") -> str:
-    """The heads issue's target, pair by pair: ``of`` beats logistic regression and the
-    default head on mean test macro F1 by more than the paired differences' sd, is at least
-    level with the TPE head (mean difference >= 0), and its validation-to-test gap is under
-    half the paper GA's in size. Each cell is the mean paired difference with its sd."""
+    """The heads issue's target, pair by pair: ``of`` beats the strongest variant of each
+    baseline (logistic regression, the default head; plain or on augmented views) on mean
+    test macro F1, with the paired mean difference above one standard error, and its
+    validation-to-test gap is under half the paper GA's in size. Each cell is the strongest
+    variant, the mean paired difference and its standard error."""
     lines = [
-        "| dataset | backbone | seeds | vs logistic regression | vs default head | vs TPE head "
-        "| gap: recommended / paper GA | met |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| dataset | backbone | seeds | vs strongest logistic regression "
+        "| vs strongest default head | gap: recommended / paper GA | met |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    by_other = {
-        other: _differences(rows, of, other, "test_macro_f1")
-        for other in ("logistic-regression", "default-head", "tpe-head")
-    }
     validation_gaps = _validation_gaps(rows)
     pairs = sorted({(r["dataset"], r["backbone"]) for r in rows if r["method"] == of})
     for dataset, backbone in pairs:
         if dataset in NOT_JUDGED:
             continue
-        cells, verdicts = [], []
-        for other, diffs in by_other.items():
+        cells, verdicts, seeds = [], [], 0
+        for prefix in BASELINES:
+            other = strongest(rows, prefix, dataset, backbone)
+            diffs = _differences(rows, of, other, "test_macro_f1") if other else {}
             diff = np.array(diffs.get((dataset, backbone), []))
             if not len(diff):
                 cells.append("-")
                 verdicts.append(False)
                 continue
-            mean, sd = float(diff.mean()), _spread(diff)
-            ok = mean >= 0.0 if other == "tpe-head" else mean > sd
+            seeds = max(seeds, len(diff))
+            mean, se = float(diff.mean()), _standard_error(diff)
+            ok = mean > se
             verdicts.append(ok)
-            cells.append(f"{mean:+.4f} ± {sd:.4f} {'yes' if ok else 'no'}")
+            cells.append(f"{other}: {mean:+.4f} ± {se:.4f} {'yes' if ok else 'no'}")
         mine, theirs = (
             validation_gaps.get((dataset, backbone, method), []) for method in (of, "hamming-ga")
         )
@@ -148,7 +171,6 @@ def target(rows: list[Row], of: str = "recommended") -> str:
             ok = abs(mean_mine) < 0.5 * abs(mean_theirs)
             verdicts.append(ok)
             cells.append(f"{mean_mine:+.4f} / {mean_theirs:+.4f} {'yes' if ok else 'no'}")
-        seeds = len(by_other["logistic-regression"].get((dataset, backbone), []))
         lines.append(
             f"| {dataset} | {backbone} | {seeds} | " + " | ".join(cells)
             + f" | {'yes' if all(verdicts) else 'no'} |"
@@ -159,13 +181,14 @@ def target(rows: list[Row], of: str = "recommended") -> str:
 def summary(rows: list[Row]) -> str:
     return (
         "Test scores (mean ± sd over seeds):\n\n" + table(rows)
-        + "\nPaired differences in test macro F1 (same seed, same split):\n\n" + paired(rows)
+        + "\nPaired differences in test macro F1 (same seed, same split; se = sd / sqrt(seeds)):"
+        "\n\n" + paired(rows)
         + "\nValidation-to-test gap of the chosen model (validation: the holdout split; "
-        "recommended: the ensemble's out-of-fold macro F1; logistic regression: its CV "
-        "score):\n\n" + gaps(rows)
-        + "\nThe target, pair by pair (lfw is reported, not judged): recommended minus each "
-        "baseline in test macro F1, mean ± sd of the paired differences; 'yes' where it beats "
-        "logistic regression and the default head by more than that sd, is level with or "
-        "above the TPE head, and has a validation-to-test gap under half the paper GA's in "
-        "size:\n\n" + target(rows)
+        "recommended and recommended-v1: the ensemble's out-of-fold macro F1; logistic "
+        "regression: its CV score):\n\n" + gaps(rows)
+        + "\nThe target, pair by pair (lfw is reported, not judged): recommended minus the "
+        "strongest variant of each baseline (highest mean test macro F1 on the pair) in test "
+        "macro F1, mean ± standard error of the paired differences; 'yes' where the mean is "
+        "above its standard error, and where the validation-to-test gap is under half the "
+        "paper GA's in size:\n\n" + target(rows)
     )  # fmt: skip

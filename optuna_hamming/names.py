@@ -13,8 +13,13 @@ from __future__ import annotations
 PAPER = "paper"  # HammingGASampler(): Algorithm 1 as published
 ACCELERATED = "accelerated"  # recommended_sampler(): the product's recommended sampler
 SAMPLERS = (PAPER, ACCELERATED)
+RECOMMENDED = "recommended"
 # Names a sampler went by before, and what they stand for now (deprecated, they warn).
-SAMPLER_ALIASES = {"recommended": ACCELERATED}
+SAMPLER_ALIASES = {RECOMMENDED: ACCELERATED}
+
+# The CLI's --preset choices (optuna_hamming.vision.presets): the paper's configuration of
+# the whole search, and the one docs/results.md measures best.
+PRESETS = (PAPER, RECOMMENDED)
 
 # The accelerated mode's screenings.
 SCREENING_DEFAULTS = "defaults"  # SurrogateScreening()
@@ -30,3 +35,12 @@ CONFIGURATIONS = (*SAMPLERS, *SAMPLER_ALIASES, *SCREENING_NAMES)
 IMBALANCE_PAPER = "paper"  # the classes subsampled to the paper's Table II proportions
 IMBALANCE_NONE = "none"  # every image
 IMBALANCES = (IMBALANCE_PAPER, IMBALANCE_NONE)
+
+# The CLI's --views choices: the augmented view sets (optuna_hamming.vision.views.VIEW_SETS),
+# and "auto", which chooses one of them by cross-validation (vision.view_choice).
+VIEWS_NONE = "none"  # the images alone, as the paper
+VIEWS_FLIP = "flip"
+VIEWS_SHIFTS = "shifts"
+VIEWS_FLIP_SHIFTS = "flip-shifts"
+VIEW_SET_NAMES = (VIEWS_NONE, VIEWS_FLIP, VIEWS_SHIFTS, VIEWS_FLIP_SHIFTS)
+VIEWS_AUTO = "auto"

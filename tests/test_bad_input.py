@@ -29,7 +29,7 @@ from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR
 from optuna_hamming.cli.parser import build_parser
 from optuna_hamming.cli.study_config import resolved_imbalance, study_config
-from optuna_hamming.names import ACCELERATED
+from optuna_hamming.names import ACCELERATED, RECOMMENDED, VIEWS_FLIP
 from optuna_hamming.sampler.attributes import SCREENED_ATTR
 from tests.cli_helpers import run_cli, runs_by_role
 from tests.helpers import paper_objective
@@ -474,6 +474,14 @@ ROWS = [
     Row("changed-sampler", "continuing a paper study with `--sampler accelerated`",
         "keeps the sampler settings it was started with", "exit 0, a warning; runs on as started",
         "the study, its trials and settings", _changed_sampler),
+    Row("views-of-features", "`--views flip` with `--data` a features file",
+        "transforms images before the backbone", "exit 2", NOTHING,
+        _with_tmp(lambda t: ["--data", str(write_digit_features(t / "f.npz")), "--views",
+                             VIEWS_FLIP], "transforms images before the backbone")),
+    Row("ensemble-without-cv", "`--preset recommended --fitness holdout`",
+        "only --fitness cv makes", "exit 2", NOTHING,
+        _cli_refuses("--data", "digits", "--preset", RECOMMENDED, "--fitness", "holdout",
+                     shown="only --fitness cv makes")),
     Row("unknown-screening", "continuing an `accelerated` study a later version started",
         "which this version does not know", "exit 2", "the study, its trials and options",
         _unknown_screening),

@@ -28,7 +28,7 @@ def rows_of(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_the_protocol_scores_six_methods_and_a_stopped_ga_run_continues(
+def test_the_protocol_scores_every_method_and_a_stopped_ga_run_continues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from paper_protocol import main
@@ -44,9 +44,11 @@ def test_the_protocol_scores_six_methods_and_a_stopped_ga_run_continues(
         "--figures-of", "lfw-torchvision-mobilenet-v2-seed0",
     ]  # fmt: skip
     main([*arguments, "--generations", "1"])
+    new = ["logistic-regression-flip", "default-head-shifts", "recommended"]
+    main([*arguments, "--generations", "1", "--methods", *new])
     rows = rows_of(out.with_suffix(".csv"))
-    methods = ["default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended",
-               "cv-best"]  # fmt: skip
+    methods = ["default-head", "logistic-regression", "hamming-ga", "tpe-head", "recommended-v1",
+               "cv-best", *new]  # fmt: skip
     assert [r["method"] for r in rows] == methods
     for row in rows:
         assert 0.0 <= float(row["test_macro_f1"]) <= 1.0
@@ -57,15 +59,25 @@ def test_the_protocol_scores_six_methods_and_a_stopped_ga_run_continues(
     picks = [int(part.split("x ")[0]) for part in rows[4]["genome"].split("; ")]
     assert 1 <= sum(picks) <= 3  # the ensemble's members and their picks
     assert (rows[5]["fitness"], rows[5]["final"]) == ("cv2", "best")
-    assert rows[5]["trials"] == rows[4]["trials"]  # cv-best reads recommended's study
+    assert rows[5]["trials"] == rows[4]["trials"]  # cv-best reads recommended-v1's study
+    # The preset: its own folds and ensemble, its views chosen by CV, all in its settings.
+    preset_row = rows[8]
+    assert (preset_row["fitness"], preset_row["final"]) == ("cv3", "ensemble10")
+    assert preset_row["genome"].startswith("views ")
+    assert (
+        "sampler=accelerated" in preset_row["settings"] and "views=auto" in preset_row["settings"]
+    )
     figures = sorted(p.name for p in (out.parent / "protocol_figures").iterdir())
     assert "retained_fitness.png" in figures and "generation_0_scatter.png" in figures
     table = out.with_suffix(".md").read_text()
     assert "| lfw | torchvision-mobilenet-v2 | hamming-ga | 1 |" in table
     paired = table[table.index("| dataset | backbone | recommended minus |") :]
     by_method = {r["method"]: float(r["test_macro_f1"]) for r in rows}
-    difference = by_method["recommended"] - by_method["tpe-head"]
-    assert f"| lfw | torchvision-mobilenet-v2 | tpe-head | 1 | {difference:+.4f} |" in paired
+    difference = by_method["recommended"] - by_method["logistic-regression-flip"]
+    assert (
+        f"| lfw | torchvision-mobilenet-v2 | logistic-regression-flip | 1 | {difference:+.4f} |"
+        in paired
+    )
 
     # A run stopped inside the GA: its row is not written and one trial is left RUNNING.
     storage = f"sqlite:///{out}_studies.db"
@@ -92,7 +104,7 @@ def test_the_protocol_scores_six_methods_and_a_stopped_ga_run_continues(
     # --methods runs the named methods alone (here the baseline that needs no Keras).
     main([*arguments, "--seeds", "1", "--methods", "logistic-regression"])
     rows = rows_of(out.with_suffix(".csv"))
-    assert [(r["seed"], r["method"]) for r in rows[6:]] == [("1", "logistic-regression")]
+    assert [(r["seed"], r["method"]) for r in rows[9:]] == [("1", "logistic-regression")]
 
     # A row is done only for the settings it was made with: other epochs train a new
     # default head (logistic regression reads no epochs: still done), once, and the tables
@@ -101,7 +113,7 @@ def test_the_protocol_scores_six_methods_and_a_stopped_ga_run_continues(
         main([*arguments, "--seeds", "1", "--methods", "default-head", "logistic-regression",
               "--max-epochs", "3"])  # fmt: skip
     rows = rows_of(out.with_suffix(".csv"))
-    assert [(r["method"], r["settings"]) for r in rows[7:]] == [
+    assert [(r["method"], r["settings"]) for r in rows[10:]] == [
         ("default-head", "max_epochs=3 patience=5")
     ]
     assert rows[0]["settings"] == "max_epochs=2 patience=5"
@@ -162,9 +174,12 @@ def test_a_csv_from_before_the_settings_column_is_upgraded_with_the_legacy_setti
         writer.writerow({**row, "method": "recommended"})
     assert prepare_csv(path) is None
     assert rows_of(path)[0].keys() == set(FIELDS)
-    assert [r["settings"] for r in read_rows(path)] == [
-        "",
-        "population=12 generations=3 max_epochs=200 patience=5 folds=3 ensemble_size=10",
+    assert [(r["method"], r["settings"]) for r in read_rows(path)] == [
+        ("logistic-regression", ""),
+        (
+            "recommended-v1",  # the first recommendation, before the preset took the name
+            "population=12 generations=3 max_epochs=200 patience=5 folds=3 ensemble_size=10",
+        ),
     ]
     assert rows_of(path)[1]["genome"] == "x"  # nothing else changed
 

@@ -31,6 +31,8 @@ from optuna_hamming.storages.reconnect import DEFAULT_MAX_WAIT
 # Study user attributes the CLI owns (the sampler's own are in optuna_hamming.sampler.attributes).
 CONFIG_ATTR = "optuna_hamming.config"  # the options a study was started with
 FINAL_ATTR = "optuna_hamming.final_model"  # the final model built for it
+# --views auto: the set chosen, and every candidate set's score
+VIEWS_CHOSEN_ATTR = "optuna_hamming.views_chosen"
 
 
 class StaleTrialHandler:

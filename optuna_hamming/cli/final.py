@@ -184,7 +184,8 @@ def build_and_log_final_model(
         extractor = build_backbone(
             backbone, weights=weights, image_size=image_size, cache_dir=cache
         )
-        model = image_classifier(extractor.model, final.head, extractor.image_size)
+        # The views the heads were trained on, computed and averaged inside the model.
+        model = image_classifier(extractor.model, final.head, extractor.image_size, features.views)
         examples = images.images[splits.test].astype(np.float32)
         name = "image_classifier"
     else:

@@ -12,7 +12,17 @@ from optuna_hamming.cli.defaults import (
     DEFAULT_UI_URL,
     UI_PORT,
 )
-from optuna_hamming.names import ACCELERATED, IMBALANCES, PAPER, SAMPLER_ALIASES, SAMPLERS
+from optuna_hamming.names import (
+    ACCELERATED,
+    IMBALANCES,
+    PAPER,
+    PRESETS,
+    RECOMMENDED,
+    SAMPLER_ALIASES,
+    SAMPLERS,
+    VIEW_SET_NAMES,
+    VIEWS_AUTO,
+)
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -137,10 +147,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-size", type=_positive, default=None, help="backbone input size (default: its own)"
     )
     search.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=PAPER,
+        help=f"{PAPER} (default: the paper's configuration) or {RECOMMENDED} (what "
+        "docs/results.md measures best: --sampler accelerated --fitness cv --folds 3 --final "
+        "ensemble --ensemble-size 10 --views auto). Options given explicitly override the "
+        "preset; `show` and the MLflow run record every value it set",
+    )
+    search.add_argument(
+        "--views",
+        choices=(*VIEW_SET_NAMES, VIEWS_AUTO),
+        default=None,
+        help="augmented views of each image (default: the preset's; paper: none): heads "
+        "train on every view, and an image is scored by its views' mean, in the search and "
+        f"inside the exported model. {VIEWS_AUTO}: the set with the best cross-validated "
+        "macro F1 of a logistic regression on train + validation (never test)",
+    )
+    search.add_argument(
         "--sampler",
         choices=(*SAMPLERS, *SAMPLER_ALIASES),
-        default=PAPER,
-        help=f"{PAPER} (default: Algorithm 1 as published) or {ACCELERATED} "
+        default=None,
+        help=f"default: the preset's. {PAPER} (Algorithm 1 as published) or {ACCELERATED} "
         "(optuna_hamming.recommended_sampler: the same operators, the archive and "
         "SurrogateScreening.lean(), which trains the children a model ranks best, 2 per "
         "generation after 10 genomes of a Latin hypercube; docs/results.md has the numbers). "
@@ -201,27 +229,32 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--fitness",
         choices=("holdout", "cv"),
-        default="holdout",
-        help="how a head is scored: holdout (default, the paper: macro F1 on one validation "
+        default=None,
+        help="how a head is scored (default: the preset's): holdout (the paper: macro F1 on "
+        "one validation "
         "split) or cv (the mean macro F1 of --folds stratified folds of train + validation; "
         "--folds times the training, and a choice that holds on test)",
     )
     search.add_argument(
-        "--folds", type=_folds, default=5, help="folds of --fitness cv, 2 to 100 (default 5)"
+        "--folds",
+        type=_folds,
+        default=None,
+        help="folds of --fitness cv, 2 to 100 (default: the preset's; paper: 5)",
     )
     search.add_argument(
         "--final",
         choices=("best", "ensemble"),
-        default="best",
-        help="the final model: best (default, the paper: the best genome retrained) or "
+        default=None,
+        help="the final model (default: the preset's): best (the paper: the best genome "
+        "retrained) or "
         "ensemble (--ensemble-size greedy picks over the distinct genomes' out-of-fold "
         "predictions, Caruana et al. 2004, retrained and averaged; needs --fitness cv)",
     )
     search.add_argument(
         "--ensemble-size",
         type=_positive,
-        default=10,
-        help="greedy picks, with replacement, of --final ensemble (default 10)",
+        default=None,
+        help="greedy picks, with replacement, of --final ensemble (default: the preset's, 10)",
     )
     search.add_argument(
         "--cache-dir", default=None, help="feature cache (default ~/.cache/optuna-hamming)"

@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from optuna_hamming.cli.common import (
     FINAL_ATTR,
+    VIEWS_CHOSEN_ATTR,
     StaleTrialHandler,
     check_tracking_server,
     open_storage,
@@ -46,7 +47,7 @@ from optuna_hamming.data import (
     FeatureSet,
     stratified_splits,
 )
-from optuna_hamming.names import SAMPLER_ALIASES
+from optuna_hamming.names import SAMPLER_ALIASES, VIEWS_AUTO, VIEWS_FLIP_SHIFTS, VIEWS_NONE
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
 from optuna_hamming.storages import study_lock
 
@@ -59,8 +60,25 @@ def run_search(args: argparse.Namespace) -> int:
         return _search(args)
 
 
+def apply_preset(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill each option left out with ``--preset``'s value; return what the preset set.
+
+    Imported here, not in the parser: the presets build samplers and models, and ``--help``
+    stays instant."""
+    from optuna_hamming.vision.presets import preset
+
+    chosen = preset(args.preset)
+    applied: dict[str, Any] = {}
+    for option, value in chosen.values().items():
+        if getattr(args, option, None) is None:
+            setattr(args, option, value)
+            applied[option] = value
+    return applied
+
+
 def _search(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    args.preset_set = apply_preset(args)
     if args.sampler in SAMPLER_ALIASES:
         print(
             f"optuna-hamming search: warning: --sampler {args.sampler} is deprecated and will "
@@ -99,6 +117,7 @@ def _search(args: argparse.Namespace) -> int:
     check_tracking_server(tracking_uri)
     inputs = load_inputs(args)
     check_folds(inputs, args)
+    _check_views(inputs, args)
     if inputs.images is not None and args.weights not in ("imagenet", "none"):
         _check_weights(args, backbone, image_size)  # before a study or a run exists
     on_stale = StaleTrialHandler(max_retry=args.retries)
@@ -146,7 +165,7 @@ def _search(args: argparse.Namespace) -> int:
             flush=True,
         )
     try:
-        features = _features(args, inputs, backbone, image_size)
+        features = chosen_views(args, study, _features(args, inputs, backbone, image_size))
         tracker.use_dataset(_dataset_description(features, inputs, args, backbone))
         splits = stratified_splits(features.y, seed=args.seed)
         # On JAX, heads of an architecture met before load their compiled steps from disk.
@@ -213,6 +232,21 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_views(inputs: Inputs, args: argparse.Namespace) -> None:
+    """Views are images transformed before the backbone: a features file has none. A
+    preset's views are dropped with a note; views asked for explicitly are refused."""
+    if inputs.features is None or args.views == VIEWS_NONE:
+        return
+    if "views" not in args.preset_set:
+        raise UserError(
+            f"--views {args.views} transforms images before the backbone, and {args.data} "
+            "holds features already: drop --views, or pass the images (a folder with one "
+            "sub-folder per class)"
+        )
+    print(f"views: none ({args.data} holds features, not images)", flush=True)
+    args.views = VIEWS_NONE
+
+
 def _served(tracking_uri: str) -> bool:
     return tracking_uri.startswith(("http://", "https://"))
 
@@ -267,7 +301,7 @@ def _features(
         print(f"features {inputs.features.X.shape} from {args.data}", flush=True)
         return inputs.features
     from optuna_hamming.data.datasets import MAX_IMAGE_PIXELS
-    from optuna_hamming.vision import default_cache_dir, features_for
+    from optuna_hamming.vision import VIEW_SETS, default_cache_dir, view_features_for
     from optuna_hamming.vision.backbones import BackboneError
 
     assert inputs.images is not None
@@ -282,9 +316,11 @@ def _features(
             f"{MAX_IMAGE_PIXELS:,} pixels"
         )
     print(f"{images.name}: {len(images.labels)} images, class sizes {sizes}{left_out}", flush=True)
+    views = VIEW_SETS[VIEWS_FLIP_SHIFTS] if args.views == VIEWS_AUTO else VIEW_SETS[args.views]
     try:
-        features, report = features_for(
+        features, reports = view_features_for(
             images,
+            views,
             backbone=backbone,
             weights=weights,
             image_size=image_size,
@@ -297,13 +333,36 @@ def _features(
         raise UserError(
             f"cannot write the feature cache under {cache} ({error}); pass a writable --cache-dir"
         ) from None
-    how = "read from the cache" if report.cached else "extracted"
-    print(
-        f"features {features.X.shape} from {backbone} {how} in {report.seconds:.1f} s "
-        f"({report.images_per_second:.0f} images/s)",
-        flush=True,
-    )
+    for view, report in zip(views, reports, strict=True):
+        how = "read from the cache" if report.cached else "extracted"
+        of = "" if view == views[0] else f" of the view {view}"
+        print(
+            f"features {features.X.shape}{of} from {backbone} {how} in {report.seconds:.1f} s "
+            f"({report.images_per_second:.0f} images/s)",
+            flush=True,
+        )
     return features
+
+
+def chosen_views(args: argparse.Namespace, study: optuna.Study, features: FeatureSet) -> FeatureSet:
+    """``features`` with the views the study uses: ``--views`` as given, or with ``auto``
+    the set chosen by cross-validation on train + validation, chosen once per study (kept as
+    a study attribute, so that every worker and every continuation uses the same set)."""
+    from optuna_hamming.vision import VIEW_SETS
+    from optuna_hamming.vision.view_choice import choose_views
+
+    if args.views != VIEWS_AUTO:
+        return features
+    chosen = study.user_attrs.get(VIEWS_CHOSEN_ATTR)
+    if chosen is None:
+        splits = stratified_splits(features.y, seed=args.seed)
+        choice = choose_views(features, splits, seed=args.seed)
+        print(choice.describe(), flush=True)
+        study.set_user_attr(VIEWS_CHOSEN_ATTR, {"views": choice.name, "scores": choice.scores})
+        chosen = study.user_attrs[VIEWS_CHOSEN_ATTR]
+    else:
+        print(f"views {chosen['views']} (chosen when the study started)", flush=True)
+    return features.only_views(VIEW_SETS[chosen["views"]])
 
 
 def _plots(study: optuna.Study, tracker: Any, directory: Path) -> list[Path]:

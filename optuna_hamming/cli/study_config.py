@@ -27,6 +27,7 @@ from optuna_hamming.names import (
     RECOMMENDED_SCREENING,
     SAMPLER_ALIASES,
     SCREENING_DEFAULTS,
+    VIEWS_NONE,
 )
 from optuna_hamming.paper import space_mismatch
 from optuna_hamming.sampler.configurations import SCREENINGS, sampler_named
@@ -48,9 +49,10 @@ FIXED_OPTIONS = (
     "batch_size",
     "fitness",
     "folds",
+    "views",
 )
 # What a study stored before an option existed was run with: its default then.
-_OPTION_DEFAULTS = {"fitness": "holdout", "folds": None, "sampler": PAPER}
+_OPTION_DEFAULTS = {"fitness": "holdout", "folds": None, "sampler": PAPER, "views": VIEWS_NONE}
 # The dataset whose default is the paper's class proportions (its reproduction); every other
 # dataset, the user's folders above all, keeps all its images unless --imbalance paper.
 PAPER_DATASET = "animal-mnist"
@@ -114,6 +116,12 @@ def study_config(args: argparse.Namespace, backbone: str, image_size: int) -> di
         "batch_size": args.batch_size,
         "fitness": args.fitness,
         "folds": args.folds if args.fitness == "cv" else None,
+        "views": args.views,
+        "final": args.final,
+        "ensemble_size": args.ensemble_size if args.final == "ensemble" else None,
+        "preset": args.preset,
+        # What the preset filled in (options given explicitly are not here).
+        "preset_set": ",".join(sorted(getattr(args, "preset_set", {}))),
     }
 
 

@@ -83,12 +83,20 @@ class LabeledImages:
 
 @dataclass(frozen=True)
 class FeatureSet:
-    """Ready features ``X`` (n, d) with labels ``y``."""
+    """Ready features ``X`` (n, d) with labels ``y``.
+
+    ``X`` holds the images themselves; ``augmented`` (views - 1, n, d), when given, the
+    features of their other views, named in ``views`` (the first is always the image
+    itself). A head trains on every view's rows (:meth:`rows`) and scores an image by the
+    mean of its views' outputs, so a row of a view belongs to its image wherever it goes.
+    """
 
     X: npt.NDArray[np.float32]
     y: npt.NDArray[np.int64]
     class_names: tuple[str, ...]
     name: str
+    augmented: npt.NDArray[np.float32] | None = None
+    views: tuple[str, ...] = ("identity",)
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2:
@@ -99,6 +107,63 @@ class FeatureSet:
             raise DatasetError(
                 f"{bad} feature rows contain NaN or infinite values: drop or impute them first"
             )
+        extra = 0 if self.augmented is None else len(self.augmented)
+        if len(self.views) != 1 + extra:
+            raise DatasetError(
+                f"{len(self.views)} views named ({', '.join(self.views)}) for {1 + extra} "
+                "feature arrays: name one view per array, the image itself first"
+            )
+        if self.augmented is not None and self.augmented.shape[1:] != self.X.shape:
+            raise DatasetError(
+                f"the views' features have shape {self.augmented.shape[1:]} per view, the "
+                f"images' {self.X.shape}: extract every view from the same images"
+            )
+
+    @property
+    def n_views(self) -> int:
+        return len(self.views)
+
+    def view_stack(self) -> npt.NDArray[np.float32]:
+        """Every view's features, (views, n, d), the image itself first."""
+        if self.augmented is None:
+            return self.X[None]
+        stacked: npt.NDArray[np.float32] = np.concatenate([self.X[None], self.augmented])
+        return stacked
+
+    def rows(self, indices: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """The rows of images ``indices`` in every view, view-major (all of view 0's, then
+        all of view 1's): what a head trains and predicts on."""
+        idx = np.asarray(indices)
+        if self.augmented is None:
+            plain: npt.NDArray[np.float32] = self.X[idx]
+            return plain
+        rows: npt.NDArray[np.float32] = self.view_stack()[:, idx].reshape(-1, self.X.shape[1])
+        return rows
+
+    def row_labels(self, indices: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The labels of :meth:`rows` (each image's label once per view)."""
+        return np.tile(self.y[np.asarray(indices)], self.n_views)
+
+    def only_views(self, views: tuple[str, ...]) -> FeatureSet:
+        """These features with the views ``views`` alone (a subset of :attr:`views`, the
+        image itself first)."""
+        missing = [v for v in views if v not in self.views]
+        if missing or not views or views[0] != self.views[0]:
+            raise DatasetError(
+                f"views {views} are not a subset of {self.views} starting with {self.views[0]}"
+            )
+        stack = self.view_stack()
+        kept = [stack[self.views.index(v)] for v in views[1:]]
+        augmented = np.stack(kept) if kept else None
+        return FeatureSet(self.X, self.y, self.class_names, self.name, augmented, views)
+
+    def select(self, indices: npt.ArrayLike) -> FeatureSet:
+        """The images ``indices`` with all their views."""
+        idx = np.asarray(indices)
+        augmented = None if self.augmented is None else self.augmented[:, idx]
+        return FeatureSet(
+            self.X[idx], self.y[idx], self.class_names, self.name, augmented, self.views
+        )
 
 
 def _check_labels(

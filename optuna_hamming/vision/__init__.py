@@ -1,7 +1,9 @@
 """Layer 3: Keras 3 (backend-agnostic, ``keras.ops``) from images to a trained head.
 
 * :mod:`.backbones`: pre-trained CNNs by name (``keras.applications`` and the offline ports);
-* :mod:`.features`: features of a dataset through a backbone, cached on disk by content;
+* :mod:`.views`: augmented views of an image (mirror, shifts), in extraction and in the graph;
+* :mod:`.features`: features of a dataset (and of its views) through a backbone, cached on
+  disk by content;
 * :mod:`.heads`: the paper's head (SPEC 5);
 * :mod:`.training`: the one training core: one head fitted on arrays (``train_head`` with
   early stopping, ``fit_head`` for a fixed epoch count), its batches and its result;
@@ -22,7 +24,12 @@ from optuna_hamming.vision.backbones import DEFAULT_BACKBONE, Backbone, build_ba
 from optuna_hamming.vision.cache import default_cache_dir
 from optuna_hamming.vision.compilation_cache import use_jax_compilation_cache
 from optuna_hamming.vision.ensemble import FinalEnsemble, select_members, train_final_ensemble
-from optuna_hamming.vision.features import ExtractionReport, features_for, features_from
+from optuna_hamming.vision.features import (
+    ExtractionReport,
+    features_for,
+    features_from,
+    view_features_for,
+)
 from optuna_hamming.vision.final_model import (
     FinalModel,
     await_running_trials,
@@ -34,9 +41,11 @@ from optuna_hamming.vision.heads import HeadGenome, build_head
 from optuna_hamming.vision.objective import HeadObjective
 from optuna_hamming.vision.scoring import HeadScores
 from optuna_hamming.vision.training import train_head
+from optuna_hamming.vision.views import VIEW_SETS
 
 __all__ = [
     "DEFAULT_BACKBONE",
+    "VIEW_SETS",
     "Backbone",
     "ExtractionReport",
     "FinalEnsemble",
@@ -57,4 +66,5 @@ __all__ = [
     "train_final_model",
     "train_head",
     "use_jax_compilation_cache",
+    "view_features_for",
 ]

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optuna_hamming.vision.heads import HeadGenome, build_head
-from optuna_hamming.vision.scoring import score
+from optuna_hamming.vision.scoring import mean_over_views, score
 from optuna_hamming.vision.training import (
     DataSplit,
     ShuffledBatches,
@@ -204,9 +204,12 @@ def _end_epoch(
     sizes[-1] = n - batch_size * (len(batch_losses) - 1)
     head.losses.append(float(np.sum(batch_losses * sizes) / n))
     # evaluate's val_loss: the same weighting, so the mean over validation rows.
-    per_row = -np.log(np.clip(probabilities[np.arange(len(split.y_val)), split.y_val], 1e-7, 1.0))
+    labels = split.y_val_rows
+    per_row = -np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0))
     val_loss = float(np.mean(per_row))
     head.val_losses.append(val_loss)
+    # Each image scored by the mean of its views' rows (test-time augmentation).
+    probabilities = mean_over_views(probabilities, split.n_views)
     head.val_f1.append(score(split.y_val, np.argmax(probabilities, axis=-1)).macro_f1)
     # keras.callbacks.EarlyStopping.on_epoch_end, with restore_best_weights=True.
     if head.best_probabilities is None:

@@ -33,7 +33,7 @@ from optuna_hamming.data.splits import Splits
 from optuna_hamming.vision.final_model import FinalModel, test_report
 from optuna_hamming.vision.fitness import OOF_ATTR, decode_probabilities
 from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome
-from optuna_hamming.vision.scoring import predict_probabilities
+from optuna_hamming.vision.scoring import predict_image_probabilities
 from optuna_hamming.vision.training import fit_head
 
 
@@ -168,16 +168,17 @@ def train_final_ensemble(
     batch_size: int = 32,
     seed: int = 0,
 ) -> FinalEnsemble:
-    """Retrain every member on train + validation, average them, score the mean on test."""
-    X, y = features.X, features.y
+    """Retrain every member on train + validation (every view of it), average them, score
+    the mean on test (each image by the mean over its views)."""
+    X = features.X
     fit_idx = splits.train_and_validation
     heads = []
     for i, member in enumerate(members):
         member_seed = (seed * 1000 + i) % SEED_MODULUS
         head = fit_head(
             member.genome,
-            X[fit_idx],
-            y[fit_idx],
+            features.rows(fit_idx),
+            features.row_labels(fit_idx),
             n_classes=len(features.class_names),
             epochs=member.candidate.epochs,
             batch_size=batch_size,
@@ -186,7 +187,7 @@ def train_final_ensemble(
         )
         heads.append(head)
     model = averaged_heads(heads, [m.count for m in members], X.shape[1])
-    probabilities = predict_probabilities(model, X[splits.test])
+    probabilities = predict_image_probabilities(model, features.rows(splits.test), features.n_views)
     scores, report, confusion = test_report(features, splits, np.argmax(probabilities, axis=-1))
     heaviest = max(members, key=lambda m: m.count)
     return FinalEnsemble(

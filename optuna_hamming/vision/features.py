@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from optuna_hamming.vision.backbones import (
     weights_identity,
 )
 from optuna_hamming.vision.cache import default_cache_dir
+from optuna_hamming.vision.views import IDENTITY, check_view, view_batch
 
 _log = logging.getLogger(__name__)
 CACHE_VERSION = 1
@@ -55,10 +56,19 @@ class ExtractionReport:
         return self.images / self.seconds if self.seconds > 0 else float("inf")
 
 
-def cache_key(images: LabeledImages, backbone_name: str, weights_id: str, image_size: int) -> str:
-    payload = json.dumps(
-        [CACHE_VERSION, images.digest(), backbone_name, weights_id, image_size], sort_keys=True
-    )
+def cache_key(
+    images: LabeledImages,
+    backbone_name: str,
+    weights_id: str,
+    image_size: int,
+    view: str = IDENTITY,
+) -> str:
+    """The entry of these images' features; a view other than the image itself is part of
+    the key (the image's own key is the one it had before views existed)."""
+    parts: list[object] = [CACHE_VERSION, images.digest(), backbone_name, weights_id, image_size]
+    if view != IDENTITY:
+        parts.append(view)
+    payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -80,8 +90,10 @@ def features_for(
     cache_dir: Path | None = None,
     batch_size: int = 64,
     progress: bool = False,
+    view: str = IDENTITY,
 ) -> tuple[FeatureSet, ExtractionReport]:
-    """Features of ``images`` through ``build_backbone(backbone, weights=..., image_size=...)``.
+    """Features of ``images`` through ``build_backbone(backbone, weights=..., image_size=...)``,
+    of their view ``view`` (:mod:`optuna_hamming.vision.views`) at the backbone's input size.
 
     ``cache_dir`` is the project cache (default ``$OPTUNA_HAMMING_CACHE`` or
     ``~/.cache/optuna-hamming``): features go under ``features/``, converted weights under
@@ -90,7 +102,8 @@ def features_for(
     root = default_cache_dir() if cache_dir is None else Path(cache_dir)
     size = image_size or default_image_size(backbone)
     identity = weights_identity(backbone, weights)
-    key = cache_key(images, backbone, identity, size)
+    check_view(view)
+    key = cache_key(images, backbone, identity, size, view)
 
     def build() -> Backbone:
         built = build_backbone(backbone, weights=weights, image_size=size, cache_dir=root)
@@ -100,7 +113,48 @@ def features_for(
             raise RuntimeError(f"built {built_as}, keyed as {(backbone, identity, size)}")
         return built
 
-    return _cached_extraction(images, key, build, root / "features", batch_size, progress)
+    return _cached_extraction(images, key, build, root / "features", batch_size, progress, view)
+
+
+def view_features_for(
+    images: LabeledImages,
+    views: Sequence[str],
+    *,
+    backbone: str = DEFAULT_BACKBONE,
+    weights: str | Path | None = "imagenet",
+    image_size: int | None = None,
+    cache_dir: Path | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> tuple[FeatureSet, list[ExtractionReport]]:
+    """Features of ``images`` in each of ``views`` (the image itself first), each view cached
+    as :func:`features_for` caches it, in one :class:`FeatureSet` whose ``augmented`` holds
+    the other views. The backbone is built at most once, on the first view the cache lacks."""
+    views = tuple(views)
+    if not views or views[0] != IDENTITY:
+        raise ValueError(f"views must start with {IDENTITY!r} (the image itself), got {views}")
+    reports: list[ExtractionReport] = []
+    arrays = []
+    built: Backbone | None = None
+    for view in views:
+        if built is None:
+            features, report = features_for(
+                images, backbone=backbone, weights=weights, image_size=image_size,
+                cache_dir=cache_dir, batch_size=batch_size, progress=progress, view=view,
+            )  # fmt: skip
+            built = report.backbone
+        else:
+            features, report = features_from(
+                images, built, cache_dir=cache_dir, batch_size=batch_size, progress=progress,
+                view=view,
+            )  # fmt: skip
+        reports.append(report)
+        arrays.append(features.X)
+    augmented = np.stack(arrays[1:]) if len(arrays) > 1 else None
+    combined = FeatureSet(
+        arrays[0], images.labels, images.class_names, images.name, augmented, views
+    )
+    return combined, reports
 
 
 def features_from(
@@ -110,16 +164,19 @@ def features_from(
     cache_dir: Path | None = None,
     batch_size: int = 64,
     progress: bool = False,
+    view: str = IDENTITY,
 ) -> tuple[FeatureSet, ExtractionReport]:
-    """Features of ``images`` through a backbone already built, keyed by its own identity
-    (name, weights, image size); same cache layout as :func:`features_for`."""
+    """Features of ``images`` (their view ``view``) through a backbone already built, keyed
+    by its own identity (name, weights, image size); same cache layout as
+    :func:`features_for`."""
     root = default_cache_dir() if cache_dir is None else Path(cache_dir)
     size = backbone.image_size
     if size[0] != size[1]:
         raise ValueError(f"backbones here take square images, this one takes {size}")
-    key = cache_key(images, backbone.name, backbone.weights_id, size[0])
+    check_view(view)
+    key = cache_key(images, backbone.name, backbone.weights_id, size[0], view)
     return _cached_extraction(
-        images, key, lambda: backbone, root / "features", batch_size, progress
+        images, key, lambda: backbone, root / "features", batch_size, progress, view
     )
 
 
@@ -130,6 +187,7 @@ def _cached_extraction(
     directory: Path,
     batch_size: int,
     progress: bool,
+    view: str = IDENTITY,
 ) -> tuple[FeatureSet, ExtractionReport]:
     directory.mkdir(parents=True, exist_ok=True)
     entry = directory / f"{key}.npz"
@@ -147,7 +205,7 @@ def _cached_extraction(
     parts = []
     bar = keras.utils.Progbar(len(images.images), unit_name="image") if progress else None
     for first in range(0, len(images.images), batch_size):
-        batch = resize_images(images.images[first : first + batch_size], size)
+        batch = view_batch(resize_images(images.images[first : first + batch_size], size), view)
         # predict_on_batch runs the backbone through the backend's compiled step (a jitted
         # function on JAX, a tf.function on TensorFlow) built once for the whole extraction;
         # an eager call dispatches layer by layer: 1.7x slower on JAX, 3x on TensorFlow.

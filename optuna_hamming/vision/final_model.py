@@ -11,7 +11,7 @@ from raw images to class probabilities, and :func:`export_image_classifier` save
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from optuna_hamming.storages import heartbeat_grace, trials_with_heartbeat
 from optuna_hamming.vision.heads import HeadGenome
 from optuna_hamming.vision.scoring import HeadScores, predict_classes, score
 from optuna_hamming.vision.training import fit_head
+from optuna_hamming.vision.views import IDENTITY, ImageView
 
 
 @dataclass
@@ -102,21 +103,21 @@ def train_final_model(
     seed: int = 0,
 ) -> FinalModel:
     """Retrain ``genome`` on train + validation for ``epochs`` (the search's best epoch count,
-    since no validation data is left to stop on), then score it on the held-out test split."""
-    X, y = features.X, features.y
+    since no validation data is left to stop on), then score it on the held-out test split.
+    With augmented views it trains on every view and scores each test image by the mean of
+    its views' probabilities."""
     fit_idx = splits.train_and_validation
     model = fit_head(
         genome,
-        X[fit_idx],
-        y[fit_idx],
+        features.rows(fit_idx),
+        features.row_labels(fit_idx),
         n_classes=len(features.class_names),
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
     )
-    scores, report, confusion = test_report(
-        features, splits, predict_classes(model, X[splits.test])
-    )
+    predicted = predict_classes(model, features.rows(splits.test), features.n_views)
+    scores, report, confusion = test_report(features, splits, predicted)
     return FinalModel(model, genome, scores, report, confusion, max(1, epochs))
 
 
@@ -139,24 +140,40 @@ def test_report(
 
 
 def image_classifier(
-    backbone_model: keras.Model, head: keras.Model, image_size: tuple[int, int]
+    backbone_model: keras.Model,
+    head: keras.Model,
+    image_size: tuple[int, int],
+    views: Sequence[str] = (IDENTITY,),
 ) -> keras.Model:
     """One model from raw RGB images (0-255) of any size to class probabilities: resizing,
-    the backbone with its preprocessing, and the head."""
+    then for each of ``views`` (the ones the head was trained on) the view, the backbone
+    with its preprocessing and the head, and the mean of the views' probabilities: the
+    test-time augmentation the search scored, inside the graph."""
     inputs = keras.Input((None, None, 3), name="image")
     x = keras.layers.Resizing(*image_size, name="resize")(inputs)
-    probabilities = head(backbone_model(x))
+    outputs = [
+        head(backbone_model(x if view == IDENTITY else ImageView(view, name=f"view_{view}")(x)))
+        for view in views
+    ]
+    if len(outputs) == 1:
+        probabilities = outputs[0]
+    else:
+        probabilities = keras.layers.Average(name="mean_over_views")(outputs)
     return keras.Model(inputs, probabilities, name="image_classifier")
 
 
 def export_image_classifier(
-    backbone_model: keras.Model, head: keras.Model, image_size: tuple[int, int], path: str | Path
+    backbone_model: keras.Model,
+    head: keras.Model,
+    image_size: tuple[int, int],
+    path: str | Path,
+    views: Sequence[str] = (IDENTITY,),
 ) -> Path:
     """Save :func:`image_classifier` as one ``.keras`` file."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"save the final model as a .keras file, got {path.name}")
-    classifier = image_classifier(backbone_model, head, image_size)
+    classifier = image_classifier(backbone_model, head, image_size, views)
     path.parent.mkdir(parents=True, exist_ok=True)
     classifier.save(path)
     return path

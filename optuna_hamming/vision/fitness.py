@@ -102,23 +102,28 @@ def trial_seed(seed: int, number: int, fold: int | None = None) -> int:
 
 @dataclass(frozen=True)
 class CrossValidationFolds:
-    """Train + validation (``X``, ``y``, in index order) and its folds' (fit, held-out)
-    positions into it."""
+    """Train + validation (``X``, ``y``, in index order; ``features`` with every view) and
+    its folds' (fit, held-out) positions into it. Folds are drawn over images, and a fold's
+    rows are its images' views, so no view of a held-out image is ever fitted on."""
 
     X: npt.NDArray[np.float32]
     y: npt.NDArray[np.int64]
     positions: list[tuple[IndexArray, IndexArray]]
+    features: FeatureSet | None = None
 
     def split(self, fold: int) -> DataSplit:
         """Fold ``fold``'s rows (sliced when asked: K folds held at once would be K copies)."""
         fit, held = self.positions[fold]
-        return DataSplit(self.X[fit], self.y[fit], self.X[held], self.y[held])
+        if self.features is None or self.features.n_views == 1:
+            return DataSplit(self.X[fit], self.y[fit], self.X[held], self.y[held])
+        f = self.features
+        return DataSplit(f.rows(fit), f.row_labels(fit), f.rows(held), f.y[held], f.n_views)
 
     def out_of_fold(
         self, held_out: Sequence[npt.NDArray[np.float32]], n_classes: int
     ) -> npt.NDArray[np.float32]:
-        """Every row's probabilities from the fold that held it out, ``held_out`` in fold
-        order."""
+        """Every image's probabilities from the fold that held it out, ``held_out`` in fold
+        order (each already the mean over the image's views)."""
         probabilities = np.zeros((len(self.y), n_classes), dtype=np.float32)
         for (_, held), fold_probabilities in zip(self.positions, held_out, strict=True):
             probabilities[held] = fold_probabilities
@@ -151,14 +156,22 @@ class FitnessData:
         ``folds`` that cannot be run."""
         check_fitness(fitness, folds)
         X, y = features.X, features.y
+        train, validation = splits.train, splits.validation
         holdout = DataSplit(
-            X[splits.train], y[splits.train], X[splits.validation], y[splits.validation]
+            features.rows(train),
+            features.row_labels(train),
+            features.rows(validation),
+            y[validation],
+            features.n_views,
         )
         cv = None
         if fitness == "cv":
-            # Positions into train + validation (sorted indices), the same for every trial.
-            X_fit, y_fit = X[splits.train_and_validation], y[splits.train_and_validation]
-            cv = CrossValidationFolds(X_fit, y_fit, cv_folds(y_fit, folds, seed))
+            # Positions into train + validation (sorted indices), the same for every trial,
+            # drawn over images whatever the views.
+            fit_on = splits.train_and_validation
+            X_fit, y_fit = X[fit_on], y[fit_on]
+            viewed = features.select(fit_on) if features.n_views > 1 else None
+            cv = CrossValidationFolds(X_fit, y_fit, cv_folds(y_fit, folds, seed), viewed)
         return cls(len(features.class_names), holdout, cv)
 
     def data_splits(self) -> list[DataSplit]:

@@ -25,7 +25,7 @@ from optuna_hamming.data.splits import Splits
 from optuna_hamming.paper import suggest_paper_genome
 from optuna_hamming.vision.fitness import FOLD_MACRO_F1_ATTR, FitnessData, trial_seed
 from optuna_hamming.vision.heads import HeadGenome
-from optuna_hamming.vision.scoring import predict_probabilities
+from optuna_hamming.vision.scoring import predict_image_probabilities
 from optuna_hamming.vision.training import (
     DataSplit,
     TrainingResult,
@@ -140,6 +140,7 @@ class HeadObjective:
             seed=seed,
             trial=trial,
             jit_compile=self.jit_compile,
+            n_views=split.n_views,
         )
 
     def _cross_validated(self, trial: optuna.Trial, genome: HeadGenome) -> float:
@@ -152,7 +153,7 @@ class HeadObjective:
             split = cv.split(k)
             with _TRAINING:
                 model, result = self._train(genome, split, self.trial_seed(trial.number, k), None)
-                held_out.append(predict_probabilities(model, split.X_val))
+                held_out.append(predict_image_probabilities(model, split.X_val, split.n_views))
                 del model
             fold_f1.append(result.scores.macro_f1)
             results.append(result)

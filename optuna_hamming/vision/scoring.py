@@ -42,6 +42,31 @@ def predict_probabilities(
     return np.asarray(keras.ops.convert_to_numpy(probabilities), dtype=np.float32)
 
 
-def predict_classes(model: keras.Model, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
-    classes: npt.NDArray[np.int64] = np.argmax(predict_probabilities(model, X), axis=-1)
+def mean_over_views(
+    probabilities: npt.NDArray[np.float32], n_views: int
+) -> npt.NDArray[np.float32]:
+    """Rows stacked view-major (:meth:`optuna_hamming.data.FeatureSet.rows`) averaged per
+    image: test-time augmentation."""
+    if n_views == 1:
+        return probabilities
+    n = len(probabilities) // n_views
+    if n * n_views != len(probabilities):
+        raise ValueError(f"{len(probabilities)} rows are not {n_views} views of equal size")
+    stacked = probabilities.reshape(n_views, n, *probabilities.shape[1:])
+    return np.asarray(stacked.mean(axis=0), dtype=np.float32)
+
+
+def predict_image_probabilities(
+    model: keras.Model, X: npt.NDArray[np.float32], n_views: int = 1
+) -> npt.NDArray[np.float32]:
+    """Each image's probabilities from the rows of its ``n_views`` views (view-major)."""
+    return mean_over_views(predict_probabilities(model, X), n_views)
+
+
+def predict_classes(
+    model: keras.Model, X: npt.NDArray[np.float32], n_views: int = 1
+) -> npt.NDArray[np.int64]:
+    """Each image's class: the argmax of its views' mean probabilities."""
+    probabilities = predict_image_probabilities(model, X, n_views)
+    classes: npt.NDArray[np.int64] = np.argmax(probabilities, axis=-1)
     return classes.astype(np.int64)

@@ -27,12 +27,23 @@ from optuna_hamming.vision.scoring import HeadScores, predict_classes, score
 
 @dataclass(frozen=True)
 class DataSplit:
-    """The rows a head trains and validates on (a holdout split, or a fold)."""
+    """The rows a head trains and validates on (a holdout split, or a fold).
+
+    With augmented views (``n_views`` > 1) the training rows hold every view of the
+    training images, and ``X_val`` every view of the validation images, view-major, while
+    ``y_val`` labels each validation image once: an image is scored by its views' mean.
+    """
 
     X_train: npt.NDArray[np.float32]
     y_train: npt.NDArray[np.int64]
     X_val: npt.NDArray[np.float32]
     y_val: npt.NDArray[np.int64]
+    n_views: int = 1
+
+    @property
+    def y_val_rows(self) -> npt.NDArray[np.int64]:
+        """The labels of ``X_val``'s rows (validation loss is taken per row)."""
+        return np.tile(self.y_val, self.n_views)
 
 
 def check_training(max_epochs: int, patience: int) -> None:
@@ -116,14 +127,16 @@ class _EpochReporter(keras.callbacks.Callback):
         X_val: npt.NDArray[np.float32],
         y_val: npt.NDArray[np.int64],
         trial: optuna.Trial | None,
+        n_views: int,
     ) -> None:
         super().__init__()
-        self.X_val, self.y_val, self.trial = X_val, y_val, trial
+        self.X_val, self.y_val, self.trial, self.n_views = X_val, y_val, trial, n_views
         self.f1: list[float] = []
         self.pruned = False
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        value = score(self.y_val, predict_classes(self.model, self.X_val)).macro_f1
+        predicted = predict_classes(self.model, self.X_val, self.n_views)
+        value = score(self.y_val, predicted).macro_f1
         self.f1.append(value)
         if self.trial is not None:
             self.trial.report(value, epoch)
@@ -166,12 +179,15 @@ def train_head(
     seed: int = 0,
     trial: optuna.Trial | None = None,
     jit_compile: bool | str = "auto",
+    n_views: int = 1,
 ) -> tuple[keras.Model, TrainingResult]:
     """Fit a head with early stopping on validation loss (best weights restored).
 
     ``seed`` seeds the initial weights, the dropout and the batch order, so the same call
     gives the same head. With ``trial``, each epoch's validation macro F1 is reported to it
-    and training stops (``result.pruned``) when its pruner says so."""
+    and training stops (``result.pruned``) when its pruner says so. With ``n_views`` > 1,
+    ``X_val`` holds that many views of the images ``y_val`` labels (view-major): the loss
+    is taken on every row, the macro F1 on each image's mean over its views."""
     model = build_head(
         genome,
         n_features=X_train.shape[1],
@@ -179,7 +195,7 @@ def train_head(
         seed=seed,
         jit_compile=jit_compile,
     )
-    reporter = _EpochReporter(X_val, y_val, trial)
+    reporter = _EpochReporter(X_val, y_val, trial, n_views)
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True
     )
@@ -191,13 +207,13 @@ def train_head(
         epochs=max_epochs,
         batch_size=batch_size,
         seed=seed,
-        validation_data=(X_val, y_val),
+        validation_data=(X_val, np.tile(y_val, n_views)),
         callbacks=[stopper, reporter],
     )
     seconds = time.perf_counter() - start
     result = training_result(
         y_val,
-        predict_classes(model, X_val),
+        predict_classes(model, X_val, n_views),
         losses=[float(v) for v in history.history["loss"]],
         val_losses=[float(v) for v in history.history["val_loss"]],
         val_macro_f1=reporter.f1,
