@@ -77,7 +77,11 @@ from optuna_hamming.tracking.plots import save_figures, study_figures
 from optuna_hamming.vision import HeadObjective, train_final_model, use_jax_compilation_cache
 from optuna_hamming.vision.backbones import DEFAULT_BACKBONE
 from optuna_hamming.vision.backbones.registry import BACKBONES, LITE0_BACKBONE
-from optuna_hamming.vision.ensemble import select_members, train_final_ensemble
+from optuna_hamming.vision.ensemble import (
+    linear_candidate,
+    select_members,
+    train_final_ensemble,
+)
 from optuna_hamming.vision.features import view_features_for
 from optuna_hamming.vision.heads import HeadGenome
 from optuna_hamming.vision.presets import preset
@@ -371,11 +375,13 @@ def recommended(
     while sampler.close_finished_generations(study) < args.generations:
         study.optimize(objective, n_trials=1)
     labels = viewed.y[splits.train_and_validation]
-    members, oof = select_members(study, labels, chosen.ensemble_size)
+    extra = []
+    if chosen.linear_member == "yes":
+        extra.append(linear_candidate(viewed, splits, folds=chosen.folds, seed=seed))
+    members, oof = select_members(study, labels, chosen.ensemble_size, extra)
     final = train_final_ensemble(members, viewed, splits, oof_macro_f1=oof, seed=seed)
     return {
-        "genome": f"views {choice.name}; "
-        + "; ".join(f"{m.count}x {m.genome.describe()}" for m in members),
+        "genome": f"views {choice.name}; " + "; ".join(m.describe() for m in members),
         "test": final.test,
         "validation_macro_f1": oof,  # the ensemble's out-of-fold macro F1
         "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),

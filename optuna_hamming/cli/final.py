@@ -75,7 +75,9 @@ class FinalPlan:
     def describe(self) -> str:
         if self.kind == "best":
             return f"trial {self.study.best_trial.number}'s genome"
-        return f"an ensemble of {len(self.members)} genomes"
+        heads = sum(1 for m in self.members if m.candidate.trial >= 0)
+        linear = " and the linear member" if heads < len(self.members) else ""
+        return f"an ensemble of {heads} genomes{linear}"
 
 
 def print_wait_notice(running: int) -> None:
@@ -100,8 +102,19 @@ def plan_final_model(
     from optuna_hamming.vision.ensemble import EnsembleError, select_members
 
     labels = features.y[splits.train_and_validation]
+    extra = []
+    if getattr(args, "linear_member", None) == "yes":
+        from optuna_hamming.vision.ensemble import linear_candidate
+
+        linear = linear_candidate(features, splits, folds=args.folds, seed=args.seed)
+        print(
+            f"linear member: logistic regression C={linear.params['C']:g}, out-of-fold "
+            f"macro F1 {linear.value:.3f}",
+            flush=True,
+        )
+        extra.append(linear)
     try:
-        members, oof = select_members(study, labels, args.ensemble_size)
+        members, oof = select_members(study, labels, args.ensemble_size, extra)
     except EnsembleError as error:
         raise UserError(str(error)) from None
     return FinalPlan(study, "ensemble", members, oof)
@@ -113,8 +126,8 @@ def _train(plan: FinalPlan, features: FeatureSet, splits: Splits, args: argparse
 
     if plan.kind == "ensemble":
         print(
-            f"training the final ensemble: {len(plan.members)} genomes, out-of-fold macro F1 "
-            f"{plan.oof_macro_f1:.3f}",
+            f"training the final ensemble: {plan.describe()[len('an ensemble of ') :]}, "
+            f"out-of-fold macro F1 {plan.oof_macro_f1:.3f}",
             flush=True,
         )
         assert plan.oof_macro_f1 is not None
@@ -140,9 +153,15 @@ def _member_rows(plan: FinalPlan) -> list[dict[str, Any]]:
     trials = {t.number: t for t in plan.study.get_trials(deepcopy=False)}
     return [
         {
+            # The linear member is no trial: trial -1, kind logistic-regression, params {C}.
             "trial": m.candidate.trial,
+            "kind": m.candidate.kind,
             "params": m.candidate.params,
-            **_genome_of(trials[m.candidate.trial]),
+            **(
+                _genome_of(trials[m.candidate.trial])
+                if m.candidate.trial >= 0
+                else {"genome": None, "generation": None}
+            ),
             "weight": m.count / size,
             "picks": m.count,
             "cv_macro_f1": m.candidate.value,
@@ -197,7 +216,8 @@ def build_and_log_final_model(
     }
     members = _member_rows(plan) if plan.kind == "ensemble" else None
     if members:
-        heaviest = max(members, key=lambda m: m["picks"])
+        heads = [m for m in members if int(m["trial"]) >= 0]
+        heaviest = max(heads or members, key=lambda m: m["picks"])
         trial, params = int(heaviest["trial"]), dict(heaviest["params"])
         logged_params: dict[str, Any] = {
             "final": "ensemble",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import optuna
 
@@ -51,7 +52,7 @@ def run_show(args: argparse.Namespace) -> int:
         scores = ", ".join(f"{k} {v:.3f}" for k, v in final["test"].items())
         members = final.get("members")
         what = (
-            f"an ensemble of trials {', '.join(str(m['trial']) for m in members)}, "
+            f"an ensemble of trials {', '.join(_member_name(m) for m in members)}, "
             if members
             else f"trial {final['trial']}'s genome, "
         )
@@ -81,3 +82,8 @@ def run_report(args: argparse.Namespace) -> int:
             raise UserError(f"{error} (or pass --no-mlflow)") from None
         print(f"logged to MLflow run {parent} under plots/")
     return 0
+
+
+def _member_name(member: dict[str, Any]) -> str:
+    """A trial's number, or the linear member's kind (it is no trial)."""
+    return str(member["trial"]) if int(member["trial"]) >= 0 else str(member.get("kind"))

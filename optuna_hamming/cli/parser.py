@@ -152,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=PAPER,
         help=f"{PAPER} (default: the paper's configuration) or {RECOMMENDED} (what "
         "docs/results.md measures best: --sampler accelerated --fitness cv --folds 3 --final "
-        "ensemble --ensemble-size 10 --views auto). Options given explicitly override the "
-        "preset; `show` and the MLflow run record every value it set",
+        "ensemble --ensemble-size 10 --views auto --linear-member yes). Options given "
+        "explicitly override the preset; `show` and the MLflow run record every value it set",
     )
     search.add_argument(
         "--views",
@@ -255,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         help="greedy picks, with replacement, of --final ensemble (default: the preset's, 10)",
+    )
+    search.add_argument(
+        "--linear-member",
+        choices=("yes", "no"),
+        default=None,
+        help="yes: --final ensemble may also pick a logistic regression (C chosen by the "
+        "study's folds) next to the searched heads (default: the preset's; paper: no)",
     )
     search.add_argument(
         "--cache-dir", default=None, help="feature cache (default ~/.cache/optuna-hamming)"

@@ -119,6 +119,7 @@ def study_config(args: argparse.Namespace, backbone: str, image_size: int) -> di
         "views": args.views,
         "final": args.final,
         "ensemble_size": args.ensemble_size if args.final == "ensemble" else None,
+        "linear_member": args.linear_member if args.final == "ensemble" else None,
         "preset": args.preset,
         # What the preset filled in (options given explicitly are not here).
         "preset_set": ",".join(sorted(getattr(args, "preset_set", {}))),

@@ -33,8 +33,16 @@ from optuna_hamming.data.splits import Splits
 from optuna_hamming.vision.final_model import FinalModel, test_report
 from optuna_hamming.vision.fitness import OOF_ATTR, decode_probabilities
 from optuna_hamming.vision.heads import SEED_MODULUS, HeadGenome
+from optuna_hamming.vision.linear_member import (
+    LINEAR_MEMBER,
+    fit_logistic_regression,
+    linear_head,
+    linear_oof,
+)
 from optuna_hamming.vision.scoring import predict_image_probabilities
 from optuna_hamming.vision.training import fit_head
+
+HEAD_MEMBER = "head"  # Candidate.kind of a study's trial
 
 
 class EnsembleError(ValueError):
@@ -45,11 +53,16 @@ class EnsembleError(ValueError):
 class Candidate:
     """A distinct genome of the study: its best trial, fitness and out-of-fold probabilities."""
 
-    trial: int
+    trial: int  # -1 for a member that is not a trial (the linear member)
     params: dict[str, Any]
     value: float
     epochs: int
     oof: npt.NDArray[np.float32] = field(repr=False)
+    kind: str = HEAD_MEMBER  # or LINEAR_MEMBER
+
+    @property
+    def is_head(self) -> bool:
+        return self.kind == HEAD_MEMBER
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,22 @@ class Member:
 
     @property
     def genome(self) -> HeadGenome:
+        if not self.candidate.is_head:
+            raise TypeError(f"the {self.candidate.kind} member has no head genome")
         return HeadGenome.from_params(self.candidate.params)
+
+    def describe(self) -> str:
+        if self.candidate.is_head:
+            return f"{self.count}x {self.genome.describe()}"
+        C = self.candidate.params["C"]
+        return f"{self.count}x {self.candidate.kind} C={C:g}"
+
+
+def linear_candidate(features: FeatureSet, splits: Splits, *, folds: int, seed: int) -> Candidate:
+    """The linear member as a candidate of a study searched with ``folds``-fold CV from
+    ``seed`` (:func:`optuna_hamming.vision.linear_member.linear_oof`)."""
+    C, value, oof = linear_oof(features, splits, folds=folds, seed=seed)
+    return Candidate(-1, {"C": C}, value, 0, oof, LINEAR_MEMBER)
 
 
 def candidates_of(study: optuna.Study) -> list[Candidate]:
@@ -120,12 +148,16 @@ def greedy_selection(
 
 
 def select_members(
-    study: optuna.Study, labels: npt.ArrayLike, size: int
+    study: optuna.Study,
+    labels: npt.ArrayLike,
+    size: int,
+    extra: Sequence[Candidate] = (),
 ) -> tuple[list[Member], float]:
-    """The ensemble of ``size`` picks over ``study``'s distinct genomes, and its out-of-fold
-    macro F1. ``labels`` are those the predictions are of: train + validation, in index
-    order (``features.y[splits.train_and_validation]``)."""
-    candidates = candidates_of(study)
+    """The ensemble of ``size`` picks over ``study``'s distinct genomes (and the ``extra``
+    candidates, such as :func:`linear_candidate`, after them), and its out-of-fold macro
+    F1. ``labels`` are those the predictions are of: train + validation, in index order
+    (``features.y[splits.train_and_validation]``)."""
+    candidates = [*candidates_of(study), *extra]
     labels = np.asarray(labels)
     wrong = [c for c in candidates if c.oof.shape[0] != len(labels)]
     if wrong:
@@ -175,6 +207,15 @@ def train_final_ensemble(
     heads = []
     for i, member in enumerate(members):
         member_seed = (seed * 1000 + i) % SEED_MODULUS
+        if member.candidate.kind == LINEAR_MEMBER:
+            regression = fit_logistic_regression(
+                features.rows(fit_idx),
+                features.row_labels(fit_idx),
+                member.candidate.params["C"],
+                seed,
+            )
+            heads.append(linear_head(regression, len(features.class_names), f"linear_{i}"))
+            continue
         head = fit_head(
             member.genome,
             features.rows(fit_idx),
@@ -189,10 +230,13 @@ def train_final_ensemble(
     model = averaged_heads(heads, [m.count for m in members], X.shape[1])
     probabilities = predict_image_probabilities(model, features.rows(splits.test), features.n_views)
     scores, report, confusion = test_report(features, splits, np.argmax(probabilities, axis=-1))
-    heaviest = max(members, key=lambda m: m.count)
+    # The genome reported for the ensemble: its heaviest head (none if the linear member
+    # alone was picked).
+    head_members = [m for m in members if m.candidate.is_head]
+    heaviest = max(head_members or members, key=lambda m: m.count)
     return FinalEnsemble(
         model,
-        heaviest.genome,
+        heaviest.genome if heaviest.candidate.is_head else None,
         scores,
         report,
         confusion,

@@ -35,7 +35,7 @@ from optuna_hamming.vision.views import IDENTITY, ImageView
 @dataclass
 class FinalModel:
     head: keras.Model
-    genome: HeadGenome
+    genome: HeadGenome | None  # None for an ensemble of the linear member alone
     test: HeadScores
     report: dict[str, Any]
     confusion: list[list[int]]
