@@ -27,7 +27,7 @@ from optuna_hamming.vision.batched import (
     train_heads_together,
 )
 from optuna_hamming.vision.batched_study import optimize_in_batches
-from optuna_hamming.vision.fitness import OOF_ATTR, decode_probabilities
+from optuna_hamming.vision.fitness import OOF_ATTR, FitnessData, decode_probabilities
 from optuna_hamming.vision.heads import HeadGenome
 from optuna_hamming.vision.training import DataSplit, train_head
 from tests.cli_helpers import run_cli, runs_by_role
@@ -82,6 +82,34 @@ def test_heads_trained_together_stop_and_score_as_heads_trained_one_by_one(
             np.testing.assert_allclose(
                 batched.result.curves[name], one.curves[name], rtol=2e-3, atol=2e-3
             )
+
+
+@jax_only
+def test_heads_trained_together_on_views_score_each_image_by_its_views_mean(
+    tmp_path: Path,
+) -> None:
+    features = load_features_npz(write_digit_features(tmp_path / "digits.npz"))
+    rng = np.random.default_rng(0)
+    noisy = (features.X + rng.normal(0, 0.1, features.X.shape)).astype(np.float32)
+    viewed = type(features)(
+        features.X, features.y, features.class_names, "digits", noisy[None], ("identity", "v")
+    )
+    splits = stratified_splits(features.y, seed=0)
+    split = FitnessData.of(viewed, splits).holdout
+    assert split.n_views == 2 and len(split.X_val) == 2 * len(split.y_val)
+    options = {"n_classes": 10, "max_epochs": 8, "patience": 2, "batch_size": 32}
+    for i, genome in enumerate(GENOMES[:2]):
+        _, one = train_head(
+            genome, split.X_train, split.y_train, split.X_val, split.y_val, seed=11 + i,
+            n_views=2, **options,
+        )  # fmt: skip
+        (batched,) = train_heads_together([HeadTask(genome, 11 + i)], [split], **options)
+        assert batched.result.epochs == one.epochs
+        assert batched.probabilities.shape == (len(split.y_val), 10)  # one row per image
+        assert batched.result.scores.macro_f1 == pytest.approx(one.scores.macro_f1, abs=2e-3)
+        np.testing.assert_allclose(
+            batched.result.curves["val_loss"], one.curves["val_loss"], rtol=2e-3, atol=2e-3
+        )
 
 
 @jax_only
