@@ -72,7 +72,13 @@ from optuna_hamming.data import (
     make_imbalanced,
     stratified_splits,
 )
-from optuna_hamming.names import RECOMMENDED, VIEW_SET_NAMES, VIEWS_FLIP_SHIFTS, VIEWS_NONE
+from optuna_hamming.names import (
+    LAYERS_POOLED,
+    RECOMMENDED,
+    VIEW_SET_NAMES,
+    VIEWS_FLIP_SHIFTS,
+    VIEWS_NONE,
+)
 from optuna_hamming.tracking.plots import save_figures, study_figures
 from optuna_hamming.vision import HeadObjective, train_final_model, use_jax_compilation_cache
 from optuna_hamming.vision.backbones import DEFAULT_BACKBONE
@@ -98,16 +104,16 @@ DATASETS: dict[str, Callable[[], LabeledImages]] = {
 DEFAULT_HEAD = {"neurons": 256, "layers": 1, "activation": "relu", "optimizer": "adam"}
 
 
-def features_of(name: str, backbone: str) -> FeatureSet:
-    """Every candidate view's features (each cached on its own); methods take the views
-    they use with ``only_views``."""
+def features_of(name: str, backbone: str, layers: str = LAYERS_POOLED) -> FeatureSet:
+    """Every candidate view's features (each cached on its own) from the backbone's
+    ``layers``; methods take the views they use with ``only_views``."""
     views = VIEW_SETS[VIEWS_FLIP_SHIFTS]
-    features, reports = view_features_for(DATASETS[name](), views, backbone=backbone)
+    features, reports = view_features_for(DATASETS[name](), views, backbone=backbone, layers=layers)
     how = ", ".join(
         f"{view} {'cached' if r.cached else f'extracted in {r.seconds:.0f} s'}"
         for view, r in zip(views, reports, strict=True)
     )
-    print(f"{name}: features {features.X.shape} from {backbone} ({how})", flush=True)
+    print(f"{name}: features {features.X.shape} from {backbone} {layers} ({how})", flush=True)
     return features
 
 
@@ -355,9 +361,10 @@ def recommended_v1(
 def recommended(
     name: str, features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
 ) -> dict[str, object]:
-    """``--preset recommended`` (optuna_hamming.vision.presets): its views chosen by CV on
-    train + validation, its sampler, fitness and ensemble, with this script's population,
-    generations, epochs and patience."""
+    """``--preset recommended`` (optuna_hamming.vision.presets): its layers (``features``
+    are read from them), its views chosen by CV on train + validation, its sampler, fitness
+    and ensemble with the linear member, with this script's population, generations,
+    epochs and patience."""
     chosen = preset(RECOMMENDED)
     choice = choose_views(features, splits, seed=seed)
     viewed = features.only_views(VIEW_SETS[choice.name])
@@ -530,8 +537,18 @@ def main(argv: list[str] | None = None) -> None:
                             name = f"{dataset}-{backbone}-seed{seed}"
                             drawn = name == args.figures_of
                             figures = Path(f"{args.out}_figures") if drawn else None
+                            # The preset reads the backbone's layers it names.
+                            layers = preset(RECOMMENDED).layers
                             outcome = run_method(
-                                method, name, features, splits, seed, args, figures
+                                method,
+                                name,
+                                features_of(dataset, backbone, layers)
+                                if method == RECOMMENDED and layers != LAYERS_POOLED
+                                else features,
+                                splits,
+                                seed,
+                                args,
+                                figures,
                             )
                             test = outcome["test"]
                             row = {

@@ -44,3 +44,8 @@ VIEWS_SHIFTS = "shifts"
 VIEWS_FLIP_SHIFTS = "flip-shifts"
 VIEW_SET_NAMES = (VIEWS_NONE, VIEWS_FLIP, VIEWS_SHIFTS, VIEWS_FLIP_SHIFTS)
 VIEWS_AUTO = "auto"
+
+# The CLI's --layers choices: what the backbone hands the heads (vision.backbones.layer_taps).
+LAYERS_POOLED = "pooled"  # the last feature map, mean-pooled (the paper's features)
+LAYERS_MULTI = "multi-layer"  # + its max pooling and a middle block's mean pooling
+LAYER_CHOICES = (LAYERS_POOLED, LAYERS_MULTI)

@@ -171,3 +171,31 @@ def test_heads_train_on_views_and_the_export_averages_them_in_its_graph(
         info = mlflow.keras.log_model(loaded, name="model")
     through_pyfunc = np.asarray(mlflow.pyfunc.load_model(info.model_uri).predict(raw))
     np.testing.assert_allclose(through_pyfunc, scored, atol=1e-5)
+
+
+def test_multi_layer_features_extend_the_pooled_ones_and_are_cached_apart(
+    small_digits: tuple, tmp_path: Path
+) -> None:
+    from optuna_hamming.names import LAYERS_MULTI
+    from optuna_hamming.vision.backbones import BackboneError
+    from optuna_hamming.vision.backbones.layer_taps import check_layers, multi_layer
+
+    images, backbone = small_digits
+    pooled, first = features_from(images, backbone, cache_dir=tmp_path)
+    tapped = multi_layer(backbone)
+    layered, report = features_from(images, tapped, cache_dir=tmp_path)
+    assert report.path != first.path and tapped.name.endswith("+" + LAYERS_MULTI)
+    # Mean pooling of the last map, its max pooling (never below the mean), a middle block.
+    assert layered.X.shape == (len(images.labels), 1280 + 1280 + 96)
+    np.testing.assert_allclose(layered.X[:, :1280], pooled.X, rtol=1e-5, atol=1e-5)
+    assert (layered.X[:, 1280:2560] >= layered.X[:, :1280] - 1e-5).all()
+    path = tmp_path / "tapped.keras"
+    tapped.model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    batch = images.images[:4].astype(np.float32)
+    batch = np.asarray(keras.ops.image.resize(batch, (32, 32)))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reloaded(batch)), layered.X[:4], rtol=1e-4, atol=1e-4
+    )
+    with pytest.raises(BackboneError, match=r"not 'MobileNetV2': pass --layers pooled"):
+        check_layers(LAYERS_MULTI, "MobileNetV2")

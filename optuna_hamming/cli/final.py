@@ -200,8 +200,11 @@ def build_and_log_final_model(
 
         weights = None if args.weights == "none" else args.weights
         cache = default_cache_dir() if args.cache_dir is None else Path(args.cache_dir)
-        extractor = build_backbone(
-            backbone, weights=weights, image_size=image_size, cache_dir=cache
+        from optuna_hamming.vision.backbones.layer_taps import with_layers
+
+        extractor = with_layers(
+            build_backbone(backbone, weights=weights, image_size=image_size, cache_dir=cache),
+            args.layers,
         )
         # The views the heads were trained on, computed and averaged inside the model.
         model = image_classifier(extractor.model, final.head, extractor.image_size, features.views)

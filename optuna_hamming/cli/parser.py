@@ -15,6 +15,9 @@ from optuna_hamming.cli.defaults import (
 from optuna_hamming.names import (
     ACCELERATED,
     IMBALANCES,
+    LAYER_CHOICES,
+    LAYERS_MULTI,
+    LAYERS_POOLED,
     PAPER,
     PRESETS,
     RECOMMENDED,
@@ -152,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=PAPER,
         help=f"{PAPER} (default: the paper's configuration) or {RECOMMENDED} (what "
         "docs/results.md measures best: --sampler accelerated --fitness cv --folds 3 --final "
-        "ensemble --ensemble-size 10 --views auto --linear-member yes). Options given "
+        "ensemble --ensemble-size 10 --views auto --linear-member yes --layers multi-layer). "
+        "Options given "
         "explicitly override the preset; `show` and the MLflow run record every value it set",
     )
     search.add_argument(
@@ -255,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         help="greedy picks, with replacement, of --final ensemble (default: the preset's, 10)",
+    )
+    search.add_argument(
+        "--layers",
+        choices=LAYER_CHOICES,
+        default=None,
+        help=f"what the backbone hands the heads (default: the preset's; paper: "
+        f"{LAYERS_POOLED}, its pooled last feature map). {LAYERS_MULTI}: that, the map's max "
+        "pooling and a middle block's mean pooling side by side (the two offline backbones)",
     )
     search.add_argument(
         "--linear-member",

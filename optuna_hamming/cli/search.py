@@ -47,7 +47,13 @@ from optuna_hamming.data import (
     FeatureSet,
     stratified_splits,
 )
-from optuna_hamming.names import SAMPLER_ALIASES, VIEWS_AUTO, VIEWS_FLIP_SHIFTS, VIEWS_NONE
+from optuna_hamming.names import (
+    LAYERS_POOLED,
+    SAMPLER_ALIASES,
+    VIEWS_AUTO,
+    VIEWS_FLIP_SHIFTS,
+    VIEWS_NONE,
+)
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
 from optuna_hamming.storages import study_lock
 
@@ -110,6 +116,7 @@ def _search(args: argparse.Namespace) -> int:
         raise UserError(
             f"weights file {args.weights} does not exist: pass imagenet, none or a file"
         )
+    _check_layers(args, backbone)
     if args.heads_per_program > 1:
         check_batched(args)
     image_size = args.image_size or default_image_size(backbone)
@@ -233,18 +240,41 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _check_views(inputs: Inputs, args: argparse.Namespace) -> None:
-    """Views are images transformed before the backbone: a features file has none. A
-    preset's views are dropped with a note; views asked for explicitly are refused."""
-    if inputs.features is None or args.views == VIEWS_NONE:
+    """Views and layers are taken from images by the backbone: a features file has neither.
+    A preset's are dropped with a note; asked for explicitly, they are refused."""
+    if inputs.features is None:
         return
-    if "views" not in args.preset_set:
-        raise UserError(
-            f"--views {args.views} transforms images before the backbone, and {args.data} "
-            "holds features already: drop --views, or pass the images (a folder with one "
-            "sub-folder per class)"
-        )
-    print(f"views: none ({args.data} holds features, not images)", flush=True)
-    args.views = VIEWS_NONE
+    for option, plain, what in (
+        ("views", VIEWS_NONE, "transforms images before the backbone"),
+        ("layers", LAYERS_POOLED, "reads layers of the backbone"),
+    ):
+        value = getattr(args, option)
+        if value == plain:
+            continue
+        if option not in args.preset_set:
+            raise UserError(
+                f"--{option} {value} {what}, and {args.data} holds features already: drop "
+                f"--{option}, or pass the images (a folder with one sub-folder per class)"
+            )
+        print(f"{option}: {plain} ({args.data} holds features, not images)", flush=True)
+        setattr(args, option, plain)
+
+
+def _check_layers(args: argparse.Namespace, backbone: str) -> None:
+    """Multi-layer features are defined for the offline backbones: a preset's falls back to
+    the pooled features elsewhere, with a note; asked for explicitly, it is refused."""
+    from optuna_hamming.vision.backbones.layer_taps import LAYER_TAPS, check_layers
+
+    if args.layers == LAYERS_POOLED or backbone in LAYER_TAPS:
+        return
+    if "layers" in args.preset_set:
+        print(f"layers: {LAYERS_POOLED} ({backbone} has no multi-layer taps)", flush=True)
+        args.layers = LAYERS_POOLED
+        return
+    try:
+        check_layers(args.layers, backbone)
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def _served(tracking_uri: str) -> bool:
@@ -326,6 +356,7 @@ def _features(
             image_size=image_size,
             cache_dir=cache,
             progress=sys.stdout.isatty(),
+            layers=args.layers,
         )
     except BackboneError as error:
         raise UserError(str(error)) from None

@@ -23,6 +23,7 @@ from optuna_hamming.names import (
     ACCELERATED,
     IMBALANCE_NONE,
     IMBALANCE_PAPER,
+    LAYERS_POOLED,
     PAPER,
     RECOMMENDED_SCREENING,
     SAMPLER_ALIASES,
@@ -50,9 +51,16 @@ FIXED_OPTIONS = (
     "fitness",
     "folds",
     "views",
+    "layers",
 )
 # What a study stored before an option existed was run with: its default then.
-_OPTION_DEFAULTS = {"fitness": "holdout", "folds": None, "sampler": PAPER, "views": VIEWS_NONE}
+_OPTION_DEFAULTS = {
+    "fitness": "holdout",
+    "folds": None,
+    "sampler": PAPER,
+    "views": VIEWS_NONE,
+    "layers": LAYERS_POOLED,
+}
 # The dataset whose default is the paper's class proportions (its reproduction); every other
 # dataset, the user's folders above all, keeps all its images unless --imbalance paper.
 PAPER_DATASET = "animal-mnist"
@@ -117,6 +125,7 @@ def study_config(args: argparse.Namespace, backbone: str, image_size: int) -> di
         "fitness": args.fitness,
         "folds": args.folds if args.fitness == "cv" else None,
         "views": args.views,
+        "layers": args.layers,
         "final": args.final,
         "ensemble_size": args.ensemble_size if args.final == "ensemble" else None,
         "linear_member": args.linear_member if args.final == "ensemble" else None,

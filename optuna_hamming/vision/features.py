@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optuna_hamming.data.datasets import FeatureSet, LabeledImages
+from optuna_hamming.names import LAYERS_POOLED
 from optuna_hamming.vision.backbones import (
     DEFAULT_BACKBONE,
     Backbone,
@@ -33,6 +34,7 @@ from optuna_hamming.vision.backbones import (
     default_image_size,
     weights_identity,
 )
+from optuna_hamming.vision.backbones.layer_taps import check_layers, tapped_name, with_layers
 from optuna_hamming.vision.cache import default_cache_dir
 from optuna_hamming.vision.views import IDENTITY, check_view, view_batch
 
@@ -91,9 +93,11 @@ def features_for(
     batch_size: int = 64,
     progress: bool = False,
     view: str = IDENTITY,
+    layers: str = LAYERS_POOLED,
 ) -> tuple[FeatureSet, ExtractionReport]:
     """Features of ``images`` through ``build_backbone(backbone, weights=..., image_size=...)``,
-    of their view ``view`` (:mod:`optuna_hamming.vision.views`) at the backbone's input size.
+    of their view ``view`` (:mod:`optuna_hamming.vision.views`) at the backbone's input size,
+    from its ``layers`` (:mod:`optuna_hamming.vision.backbones.layer_taps`).
 
     ``cache_dir`` is the project cache (default ``$OPTUNA_HAMMING_CACHE`` or
     ``~/.cache/optuna-hamming``): features go under ``features/``, converted weights under
@@ -103,7 +107,8 @@ def features_for(
     size = image_size or default_image_size(backbone)
     identity = weights_identity(backbone, weights)
     check_view(view)
-    key = cache_key(images, backbone, identity, size, view)
+    check_layers(layers, backbone)
+    key = cache_key(images, tapped_name(backbone, layers), identity, size, view)
 
     def build() -> Backbone:
         built = build_backbone(backbone, weights=weights, image_size=size, cache_dir=root)
@@ -111,7 +116,7 @@ def features_for(
         built_as = (built.name, built.weights_id, built.image_size)
         if built_as != (backbone, identity, (size, size)):
             raise RuntimeError(f"built {built_as}, keyed as {(backbone, identity, size)}")
-        return built
+        return with_layers(built, layers)
 
     return _cached_extraction(images, key, build, root / "features", batch_size, progress, view)
 
@@ -126,6 +131,7 @@ def view_features_for(
     cache_dir: Path | None = None,
     batch_size: int = 64,
     progress: bool = False,
+    layers: str = LAYERS_POOLED,
 ) -> tuple[FeatureSet, list[ExtractionReport]]:
     """Features of ``images`` in each of ``views`` (the image itself first), each view cached
     as :func:`features_for` caches it, in one :class:`FeatureSet` whose ``augmented`` holds
@@ -141,6 +147,7 @@ def view_features_for(
             features, report = features_for(
                 images, backbone=backbone, weights=weights, image_size=image_size,
                 cache_dir=cache_dir, batch_size=batch_size, progress=progress, view=view,
+                layers=layers,
             )  # fmt: skip
             built = report.backbone
         else:

@@ -4,7 +4,8 @@
 retrained, the images alone) and stays the default. ``recommended`` is what
 docs/results.md measures best: the accelerated sampler (``recommended_sampler()``), K-fold
 CV fitness, the greedy ensemble as the final model with a logistic regression among its
-candidates (:mod:`optuna_hamming.vision.linear_member`), and augmented views chosen for the
+candidates (:mod:`optuna_hamming.vision.linear_member`), features of more than one layer
+(:mod:`optuna_hamming.vision.backbones.layer_taps`), and augmented views chosen for the
 user's data by cross-validation (:mod:`optuna_hamming.vision.view_choice`).
 
     from optuna_hamming.vision.presets import preset
@@ -21,7 +22,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from optuna_hamming.names import ACCELERATED, PAPER, PRESETS, RECOMMENDED
+from optuna_hamming.names import (
+    ACCELERATED,
+    LAYERS_MULTI,
+    LAYERS_POOLED,
+    PAPER,
+    PRESETS,
+    RECOMMENDED,
+)
 from optuna_hamming.sampler import HammingGASampler
 from optuna_hamming.sampler.configurations import sampler_named
 from optuna_hamming.vision.view_choice import AUTO_VIEWS, NO_VIEWS
@@ -39,6 +47,7 @@ class Preset:
     ensemble_size: int  # --ensemble-size
     views: str  # --views: a set of VIEW_SETS, or "auto" (chosen by CV)
     linear_member: str  # --linear-member: "yes" lets the ensemble pick logistic regression
+    layers: str  # --layers: "pooled" (the paper's features) or "multi-layer"
 
     def values(self) -> dict[str, Any]:
         """Every value the preset sets, by CLI option name (``sampler`` for the sampler)."""
@@ -53,8 +62,10 @@ class Preset:
 
 
 _PRESETS = {
-    PAPER: Preset(PAPER, PAPER, "holdout", 5, "best", 10, NO_VIEWS, "no"),
-    RECOMMENDED: Preset(RECOMMENDED, ACCELERATED, "cv", 3, "ensemble", 10, AUTO_VIEWS, "yes"),
+    PAPER: Preset(PAPER, PAPER, "holdout", 5, "best", 10, NO_VIEWS, "no", LAYERS_POOLED),
+    RECOMMENDED: Preset(
+        RECOMMENDED, ACCELERATED, "cv", 3, "ensemble", 10, AUTO_VIEWS, "yes", LAYERS_MULTI
+    ),
 }
 assert tuple(_PRESETS) == PRESETS
 
