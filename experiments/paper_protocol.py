@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ from protocol_rows import (
     current_rows,
     key_of,
     prepare_csv,
+    preset_settings,
     read_rows,
     settings_of,
 )
@@ -212,7 +214,10 @@ def study_name(run: str, search: str, args: argparse.Namespace) -> str:
     if search == "tpe":
         name = f"{run}-tpe"
     elif search == "preset":
-        name = f"{run}-preset-{RECOMMENDED}-population{args.population}"
+        # The preset's values (layers, views, folds...) change what its trials read: a
+        # digest of them keeps another version of the preset from continuing this study.
+        digest = hashlib.sha256(preset_settings().encode()).hexdigest()[:8]
+        name = f"{run}-preset-{RECOMMENDED}-{digest}-population{args.population}"
     elif search == "hamming-ga":
         name = f"{run}-hamming-ga-population{args.population}"
     else:
