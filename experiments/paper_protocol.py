@@ -76,6 +76,7 @@ from optuna_hamming.data import (
 )
 from optuna_hamming.names import (
     LAYERS_POOLED,
+    NORMALISE_STANDARD,
     RECOMMENDED,
     VIEW_SET_NAMES,
     VIEWS_FLIP_SHIFTS,
@@ -92,6 +93,7 @@ from optuna_hamming.vision.ensemble import (
 )
 from optuna_hamming.vision.features import view_features_for
 from optuna_hamming.vision.heads import HeadGenome
+from optuna_hamming.vision.normalisation import standardise
 from optuna_hamming.vision.presets import preset
 from optuna_hamming.vision.scoring import mean_over_views, score
 from optuna_hamming.vision.view_choice import choose_views
@@ -373,6 +375,8 @@ def recommended(
     chosen = preset(RECOMMENDED)
     choice = choose_views(features, splits, seed=seed)
     viewed = features.only_views(VIEW_SETS[choice.name])
+    if chosen.normalise == NORMALISE_STANDARD:
+        viewed, _ = standardise(viewed, splits.train_and_validation)
     objective = HeadObjective(
         viewed,
         splits,

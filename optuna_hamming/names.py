@@ -49,3 +49,8 @@ VIEWS_AUTO = "auto"
 LAYERS_POOLED = "pooled"  # the last feature map, mean-pooled (the paper's features)
 LAYERS_MULTI = "multi-layer"  # + its max pooling and a middle block's mean pooling
 LAYER_CHOICES = (LAYERS_POOLED, LAYERS_MULTI)
+
+# The CLI's --normalise choices (vision.normalisation).
+NORMALISE_NONE = "none"  # the features as the backbone gives them (the paper)
+NORMALISE_STANDARD = "standard"  # zero mean, unit variance over train + validation
+NORMALISE_CHOICES = (NORMALISE_NONE, NORMALISE_STANDARD)

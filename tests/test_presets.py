@@ -73,7 +73,10 @@ def test_a_features_file_drops_the_presets_views_and_the_run_records_the_preset(
     study = optuna.load_study(study_name="preset", storage=search.storage)
     config = study.user_attrs[CONFIG_ATTR]
     assert config["preset"] == RECOMMENDED and config["views"] == VIEWS_NONE
-    assert config["preset_set"] == "ensemble_size,final,fitness,layers,linear_member,views"
+    assert (
+        config["preset_set"] == "ensemble_size,final,fitness,layers,linear_member,normalise,views"
+    )
+    assert config["normalise"] == "standard"  # features from a file are standardised too
     assert config["layers"] == "pooled" and "layers: pooled (" in out
     assert config["linear_member"] == "yes" and "linear member: logistic regression C=" in out
     code, shown, _ = run_cli("show", "--storage", search.storage)

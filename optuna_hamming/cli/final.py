@@ -188,13 +188,18 @@ def build_and_log_final_model(
     args: argparse.Namespace,
     backbone: str,
     image_size: int,
+    standardisation: Any = None,
 ) -> FinalOutcome:
+    """Train the planned final model, log it, and check its reload. With ``standardisation``
+    (``--normalise standard``) the heads saw standardised features: the logged model takes
+    raw features (or raw images), the same transform in front of the head."""
     import keras
 
     from optuna_hamming.tracking.final_model import load_logged_model, log_final_model
     from optuna_hamming.vision import image_classifier
 
     final = _train(plan, features, splits, args)
+    head = final.head if standardisation is None else standardisation.in_front_of(final.head)
     if images is not None:
         from optuna_hamming.vision import build_backbone, default_cache_dir
 
@@ -207,11 +212,14 @@ def build_and_log_final_model(
             args.layers,
         )
         # The views the heads were trained on, computed and averaged inside the model.
-        model = image_classifier(extractor.model, final.head, extractor.image_size, features.views)
+        model = image_classifier(extractor.model, head, extractor.image_size, features.views)
         examples = images.images[splits.test].astype(np.float32)
         name = "image_classifier"
     else:
-        model, examples, name = final.head, features.X[splits.test], "head"
+        raw = features.X[splits.test]
+        if standardisation is not None:  # the head's features were standardised: undo it
+            raw = raw * standardisation.scale + standardisation.mean
+        model, examples, name = head, raw, "head"
     test = {
         "macro_f1": final.test.macro_f1,
         "weighted_f1": final.test.weighted_f1,

@@ -18,6 +18,9 @@ from optuna_hamming.names import (
     LAYER_CHOICES,
     LAYERS_MULTI,
     LAYERS_POOLED,
+    NORMALISE_CHOICES,
+    NORMALISE_NONE,
+    NORMALISE_STANDARD,
     PAPER,
     PRESETS,
     RECOMMENDED,
@@ -155,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=PAPER,
         help=f"{PAPER} (default: the paper's configuration) or {RECOMMENDED} (what "
         "docs/results.md measures best: --sampler accelerated --fitness cv --folds 3 --final "
-        "ensemble --ensemble-size 10 --views auto --linear-member yes --layers multi-layer). "
+        "ensemble --ensemble-size 10 --views auto --linear-member yes --layers multi-layer "
+        "--normalise standard). "
         "Options given "
         "explicitly override the preset; `show` and the MLflow run record every value it set",
     )
@@ -267,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"what the backbone hands the heads (default: the preset's; paper: "
         f"{LAYERS_POOLED}, its pooled last feature map). {LAYERS_MULTI}: that, the map's max "
         "pooling and a middle block's mean pooling side by side (the two offline backbones)",
+    )
+    search.add_argument(
+        "--normalise",
+        choices=NORMALISE_CHOICES,
+        default=None,
+        help=f"default: the preset's; paper: {NORMALISE_NONE}. {NORMALISE_STANDARD}: each "
+        "feature to zero mean and unit variance over train + validation, the same "
+        "Normalization layer in front of the exported head",
     )
     search.add_argument(
         "--linear-member",

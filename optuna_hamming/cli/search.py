@@ -49,6 +49,7 @@ from optuna_hamming.data import (
 )
 from optuna_hamming.names import (
     LAYERS_POOLED,
+    NORMALISE_STANDARD,
     SAMPLER_ALIASES,
     VIEWS_AUTO,
     VIEWS_FLIP_SHIFTS,
@@ -175,6 +176,11 @@ def _search(args: argparse.Namespace) -> int:
         features = chosen_views(args, study, _features(args, inputs, backbone, image_size))
         tracker.use_dataset(_dataset_description(features, inputs, args, backbone))
         splits = stratified_splits(features.y, seed=args.seed)
+        standardisation = None
+        if args.normalise == NORMALISE_STANDARD:
+            from optuna_hamming.vision.normalisation import standardise
+
+            features, standardisation = standardise(features, splits.train_and_validation)
         # On JAX, heads of an architecture met before load their compiled steps from disk.
         use_jax_compilation_cache(
             Path(args.cache_dir) / "jax-compilation" if args.cache_dir else None
@@ -215,8 +221,9 @@ def _search(args: argparse.Namespace) -> int:
                 return 0
             else:
                 final = build_and_log_final_model(
-                    plan, tracker, features, splits, inputs.images, args, backbone, image_size
-                )
+                    plan, tracker, features, splits, inputs.images, args, backbone, image_size,
+                    standardisation,
+                )  # fmt: skip
                 study.set_user_attr(FINAL_ATTR, final.summary())
         plots = _plots(study, tracker, Path(args.reports_dir) / study_name)
         tracker.finish("FINISHED")

@@ -24,6 +24,7 @@ from optuna_hamming.names import (
     IMBALANCE_NONE,
     IMBALANCE_PAPER,
     LAYERS_POOLED,
+    NORMALISE_NONE,
     PAPER,
     RECOMMENDED_SCREENING,
     SAMPLER_ALIASES,
@@ -52,6 +53,7 @@ FIXED_OPTIONS = (
     "folds",
     "views",
     "layers",
+    "normalise",
 )
 # What a study stored before an option existed was run with: its default then.
 _OPTION_DEFAULTS = {
@@ -60,6 +62,7 @@ _OPTION_DEFAULTS = {
     "sampler": PAPER,
     "views": VIEWS_NONE,
     "layers": LAYERS_POOLED,
+    "normalise": NORMALISE_NONE,
 }
 # The dataset whose default is the paper's class proportions (its reproduction); every other
 # dataset, the user's folders above all, keeps all its images unless --imbalance paper.
@@ -126,6 +129,7 @@ def study_config(args: argparse.Namespace, backbone: str, image_size: int) -> di
         "folds": args.folds if args.fitness == "cv" else None,
         "views": args.views,
         "layers": args.layers,
+        "normalise": args.normalise,
         "final": args.final,
         "ensemble_size": args.ensemble_size if args.final == "ensemble" else None,
         "linear_member": args.linear_member if args.final == "ensemble" else None,

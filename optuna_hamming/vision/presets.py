@@ -5,7 +5,8 @@ retrained, the images alone) and stays the default. ``recommended`` is what
 docs/results.md measures best: the accelerated sampler (``recommended_sampler()``), K-fold
 CV fitness, the greedy ensemble as the final model with a logistic regression among its
 candidates (:mod:`optuna_hamming.vision.linear_member`), features of more than one layer
-(:mod:`optuna_hamming.vision.backbones.layer_taps`), and augmented views chosen for the
+(:mod:`optuna_hamming.vision.backbones.layer_taps`) standardised
+(:mod:`optuna_hamming.vision.normalisation`), and augmented views chosen for the
 user's data by cross-validation (:mod:`optuna_hamming.vision.view_choice`).
 
     from optuna_hamming.vision.presets import preset
@@ -26,6 +27,8 @@ from optuna_hamming.names import (
     ACCELERATED,
     LAYERS_MULTI,
     LAYERS_POOLED,
+    NORMALISE_NONE,
+    NORMALISE_STANDARD,
     PAPER,
     PRESETS,
     RECOMMENDED,
@@ -48,6 +51,7 @@ class Preset:
     views: str  # --views: a set of VIEW_SETS, or "auto" (chosen by CV)
     linear_member: str  # --linear-member: "yes" lets the ensemble pick logistic regression
     layers: str  # --layers: "pooled" (the paper's features) or "multi-layer"
+    normalise: str  # --normalise: "none" or "standard"
 
     def values(self) -> dict[str, Any]:
         """Every value the preset sets, by CLI option name (``sampler`` for the sampler)."""
@@ -62,9 +66,20 @@ class Preset:
 
 
 _PRESETS = {
-    PAPER: Preset(PAPER, PAPER, "holdout", 5, "best", 10, NO_VIEWS, "no", LAYERS_POOLED),
+    PAPER: Preset(
+        PAPER, PAPER, "holdout", 5, "best", 10, NO_VIEWS, "no", LAYERS_POOLED, NORMALISE_NONE
+    ),
     RECOMMENDED: Preset(
-        RECOMMENDED, ACCELERATED, "cv", 3, "ensemble", 10, AUTO_VIEWS, "yes", LAYERS_MULTI
+        RECOMMENDED,
+        ACCELERATED,
+        "cv",
+        3,
+        "ensemble",
+        10,
+        AUTO_VIEWS,
+        "yes",
+        LAYERS_MULTI,
+        NORMALISE_STANDARD,
     ),
 }
 assert tuple(_PRESETS) == PRESETS
