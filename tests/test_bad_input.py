@@ -28,6 +28,7 @@ from optuna_hamming import HammingGASampler, SurrogateScreening
 from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR
 from optuna_hamming.cli.parser import build_parser
+from optuna_hamming.cli.search import apply_preset
 from optuna_hamming.cli.study_config import resolved_imbalance, study_config
 from optuna_hamming.names import ACCELERATED, RECOMMENDED, VIEWS_FLIP
 from optuna_hamming.sampler.attributes import SCREENED_ATTR
@@ -169,6 +170,7 @@ def _study_stored_without(tmp: Path, *options: str) -> tuple[str, list[str]]:
     features = write_digit_features(tmp / "pixels.npz")
     argv = [*_base(tmp), "--data", str(features), "--study-name", "started"]
     args = build_parser().parse_args(argv)
+    args.preset_set = apply_preset(args)  # as `search` fills the options left to the preset
     args.imbalance = resolved_imbalance(args)
     old = study_config(args, "torchvision-mobilenet-v2", 224)
     for option in options:
