@@ -28,7 +28,7 @@ from optuna_hamming import HammingGASampler, SurrogateScreening
 from optuna_hamming.cli import main
 from optuna_hamming.cli.common import CONFIG_ATTR
 from optuna_hamming.cli.parser import build_parser
-from optuna_hamming.cli.search import apply_preset
+from optuna_hamming.cli.preset_options import apply_preset
 from optuna_hamming.cli.study_config import resolved_imbalance, study_config
 from optuna_hamming.names import ACCELERATED, RECOMMENDED, VIEWS_FLIP
 from optuna_hamming.sampler.attributes import SCREENED_ATTR

@@ -12,7 +12,7 @@ import pytest
 
 from optuna_hamming.cli.common import CONFIG_ATTR, VIEWS_CHOSEN_ATTR
 from optuna_hamming.cli.parser import build_parser
-from optuna_hamming.cli.search import apply_preset
+from optuna_hamming.cli.preset_options import apply_preset
 from optuna_hamming.data import load_digits_images
 from optuna_hamming.names import (
     ACCELERATED,

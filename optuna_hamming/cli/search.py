@@ -16,7 +16,6 @@ from optuna.trial import TrialState
 
 from optuna_hamming.cli.common import (
     FINAL_ATTR,
-    VIEWS_CHOSEN_ATTR,
     StaleTrialHandler,
     check_tracking_server,
     open_storage,
@@ -32,6 +31,12 @@ from optuna_hamming.cli.final import (
 )
 from optuna_hamming.cli.optimize import check_batched, optimize_in_batches, optimize_one_by_one
 from optuna_hamming.cli.output import print_generation_table
+from optuna_hamming.cli.preset_options import (
+    apply_preset,
+    check_layers_of,
+    check_views,
+    chosen_views,
+)
 from optuna_hamming.cli.quiet import library_chatter_kept_out
 from optuna_hamming.cli.study_config import (
     Inputs,
@@ -48,12 +53,10 @@ from optuna_hamming.data import (
     stratified_splits,
 )
 from optuna_hamming.names import (
-    LAYERS_POOLED,
     NORMALISE_STANDARD,
     SAMPLER_ALIASES,
     VIEWS_AUTO,
     VIEWS_FLIP_SHIFTS,
-    VIEWS_NONE,
 )
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
 from optuna_hamming.storages import study_lock
@@ -65,22 +68,6 @@ if TYPE_CHECKING:
 def run_search(args: argparse.Namespace) -> int:
     with library_chatter_kept_out(verbose=args.verbose):
         return _search(args)
-
-
-def apply_preset(args: argparse.Namespace) -> dict[str, Any]:
-    """Fill each option left out with ``--preset``'s value; return what the preset set.
-
-    Imported here, not in the parser: the presets build samplers and models, and ``--help``
-    stays instant."""
-    from optuna_hamming.vision.presets import preset
-
-    chosen = preset(args.preset)
-    applied: dict[str, Any] = {}
-    for option, value in chosen.values().items():
-        if getattr(args, option, None) is None:
-            setattr(args, option, value)
-            applied[option] = value
-    return applied
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -117,7 +104,7 @@ def _search(args: argparse.Namespace) -> int:
         raise UserError(
             f"weights file {args.weights} does not exist: pass imagenet, none or a file"
         )
-    _check_layers(args, backbone)
+    check_layers_of(args, backbone)
     if args.heads_per_program > 1:
         check_batched(args)
     image_size = args.image_size or default_image_size(backbone)
@@ -125,7 +112,7 @@ def _search(args: argparse.Namespace) -> int:
     check_tracking_server(tracking_uri)
     inputs = load_inputs(args)
     check_folds(inputs, args)
-    _check_views(inputs, args)
+    check_views(inputs, args)
     if inputs.images is not None and args.weights not in ("imagenet", "none"):
         _check_weights(args, backbone, image_size)  # before a study or a run exists
     on_stale = StaleTrialHandler(max_retry=args.retries)
@@ -246,44 +233,6 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_views(inputs: Inputs, args: argparse.Namespace) -> None:
-    """Views and layers are taken from images by the backbone: a features file has neither.
-    A preset's are dropped with a note; asked for explicitly, they are refused."""
-    if inputs.features is None:
-        return
-    for option, plain, what in (
-        ("views", VIEWS_NONE, "transforms images before the backbone"),
-        ("layers", LAYERS_POOLED, "reads layers of the backbone"),
-    ):
-        value = getattr(args, option)
-        if value == plain:
-            continue
-        if option not in args.preset_set:
-            raise UserError(
-                f"--{option} {value} {what}, and {args.data} holds features already: drop "
-                f"--{option}, or pass the images (a folder with one sub-folder per class)"
-            )
-        print(f"{option}: {plain} ({args.data} holds features, not images)", flush=True)
-        setattr(args, option, plain)
-
-
-def _check_layers(args: argparse.Namespace, backbone: str) -> None:
-    """Multi-layer features are defined for the offline backbones: a preset's falls back to
-    the pooled features elsewhere, with a note; asked for explicitly, it is refused."""
-    from optuna_hamming.vision.backbones.layer_taps import LAYER_TAPS, check_layers
-
-    if args.layers == LAYERS_POOLED or backbone in LAYER_TAPS:
-        return
-    if "layers" in args.preset_set:
-        print(f"layers: {LAYERS_POOLED} ({backbone} has no multi-layer taps)", flush=True)
-        args.layers = LAYERS_POOLED
-        return
-    try:
-        check_layers(args.layers, backbone)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-
-
 def _served(tracking_uri: str) -> bool:
     return tracking_uri.startswith(("http://", "https://"))
 
@@ -380,27 +329,6 @@ def _features(
             flush=True,
         )
     return features
-
-
-def chosen_views(args: argparse.Namespace, study: optuna.Study, features: FeatureSet) -> FeatureSet:
-    """``features`` with the views the study uses: ``--views`` as given, or with ``auto``
-    the set chosen by cross-validation on train + validation, chosen once per study (kept as
-    a study attribute, so that every worker and every continuation uses the same set)."""
-    from optuna_hamming.vision import VIEW_SETS
-    from optuna_hamming.vision.view_choice import choose_views
-
-    if args.views != VIEWS_AUTO:
-        return features
-    chosen = study.user_attrs.get(VIEWS_CHOSEN_ATTR)
-    if chosen is None:
-        splits = stratified_splits(features.y, seed=args.seed)
-        choice = choose_views(features, splits, seed=args.seed)
-        print(choice.describe(), flush=True)
-        study.set_user_attr(VIEWS_CHOSEN_ATTR, {"views": choice.name, "scores": choice.scores})
-        chosen = study.user_attrs[VIEWS_CHOSEN_ATTR]
-    else:
-        print(f"views {chosen['views']} (chosen when the study started)", flush=True)
-    return features.only_views(VIEW_SETS[chosen["views"]])
 
 
 def _plots(study: optuna.Study, tracker: Any, directory: Path) -> list[Path]:
