@@ -99,7 +99,8 @@ def _digit_folder(root: Path, per_class: int = 24) -> Path:
     return root
 
 
-@pytest.mark.keras
+# Not marked keras: the CLI runs on TensorFlow, its default backend, and the JAX pass of
+# `make test` would repeat this minute for no new path (test_views covers both backends).
 def test_recommended_on_images_chooses_views_and_exports_them_in_the_model(
     tmp_path: Path,
 ) -> None:
