@@ -5,8 +5,9 @@ normalisation), scored on the protocol's splits (seeds 0-9 only; 10 and up stay 
     KERAS_BACKEND=tensorflow python experiments/head_levers.py probe --seeds 0 1 2 \\
         --pairs animal-mnist-imbalanced:torchvision-mobilenet-v2 --block-views flip
 
-TensorFlow for the trainable block: its depthwise convolutions ran 15x slower on JAX's CPU
-backend (21 s against 1.4 s an epoch of 1,024 rows on this 2-core machine).
+TensorFlow for the trainable block: ``KERAS_BACKEND=jax python experiments/head_levers.py
+block-epochs`` and the same under tensorflow time an epoch of it on each backend
+(experiments/results/head_levers_block_epochs.jsonl).
 
 Each backbone pass keeps several taps at once: the final pooled features, the mean and max
 pooling of the final map, the mean pooling of two earlier blocks, and the activations of the
@@ -205,6 +206,23 @@ def fit_block(backbone, below, y, train, val, test, n_classes, seed, lr, max_epo
     }
 
 
+def block_epochs(args: argparse.Namespace) -> None:
+    """Seconds per epoch of the trainable top block on 1,024 cached rows (animal-mnist,
+    MobileNetV2), three epochs after a warm-up, on this process's Keras backend."""
+    import keras
+
+    data = load("animal-mnist-imbalanced", "torchvision-mobilenet-v2", ("identity",))
+    X, y = data["below"][0][:1024].astype(np.float32), data["y"][:1024]
+    model = block_head("torchvision-mobilenet-v2", 10, 0, args.block_lr)
+    model.fit(X[:64], y[:64], epochs=1, batch_size=32, verbose=0)  # compiles
+    seconds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model.fit(X, y, epochs=1, batch_size=32, verbose=0)
+        seconds.append(round(time.perf_counter() - start, 2))
+    print(json.dumps({"backend": keras.backend.backend(), "epoch_seconds": seconds}))
+
+
 def probe(args: argparse.Namespace) -> None:
     from sklearn.metrics import f1_score
 
@@ -273,7 +291,7 @@ def probe(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["extract", "probe"])
+    parser.add_argument("command", choices=["extract", "probe", "block-epochs"])
     parser.add_argument("--pairs", nargs="+", default=[f"{d}:{b}" for d, b in PAIRS])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--view-sets", nargs="+", default=["none", "flip"])
@@ -284,7 +302,8 @@ def main() -> None:
     parser.add_argument("--l2", action="store_true")
     parser.add_argument("--out", default="/tmp/levers.jsonl")
     args = parser.parse_args()
-    extract(args) if args.command == "extract" else probe(args)
+    commands = {"extract": extract, "probe": probe, "block-epochs": block_epochs}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

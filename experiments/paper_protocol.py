@@ -41,7 +41,7 @@ import csv
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
@@ -87,6 +87,7 @@ from optuna_hamming.vision import HeadObjective, train_final_model, use_jax_comp
 from optuna_hamming.vision.backbones import DEFAULT_BACKBONE
 from optuna_hamming.vision.backbones.registry import BACKBONES, LITE0_BACKBONE
 from optuna_hamming.vision.ensemble import (
+    Candidate,
     linear_candidate,
     select_members,
     train_final_ensemble,
@@ -332,6 +333,36 @@ def ga_trials(name: str, args: argparse.Namespace) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
+def searched_ensemble(
+    study: optuna.Study,
+    sampler: HammingGASampler,
+    objective: HeadObjective,
+    features: FeatureSet,
+    splits: Splits,
+    seed: int,
+    args: argparse.Namespace,
+    *,
+    ensemble_size: int,
+    extra: Sequence[Candidate] = (),
+) -> dict[str, object]:
+    """Run ``study`` to ``--generations``, then its greedy ensemble (with the ``extra``
+    candidates) retrained on train + validation and scored on test: a row's outcome."""
+    while sampler.close_finished_generations(study) < args.generations:
+        study.optimize(objective, n_trials=1)
+    labels = features.y[splits.train_and_validation]
+    members, oof = select_members(study, labels, ensemble_size, extra)
+    final = train_final_ensemble(members, features, splits, oof_macro_f1=oof, seed=seed)
+    return {
+        "genome": "; ".join(m.describe() for m in members),
+        "test": final.test,
+        "validation_macro_f1": oof,  # the ensemble's out-of-fold macro F1
+        "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),  # heads trained
+        "generations": len(HammingGASampler.generations(study)),
+        "fitness": f"cv{objective.folds}",
+        "final": f"ensemble{ensemble_size}",
+    }
+
+
 def recommended_v1(
     name: str, features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
 ) -> dict[str, object]:
@@ -349,29 +380,19 @@ def recommended_v1(
     )
     sampler = HammingGASampler(population_size=args.population, seed=seed)
     study = stored_study(study_name(name, "recommended", args), sampler, args)
-    while sampler.close_finished_generations(study) < args.generations:
-        study.optimize(objective, n_trials=1)
-    labels = features.y[splits.train_and_validation]
-    members, oof = select_members(study, labels, args.ensemble_size)
-    final = train_final_ensemble(members, features, splits, oof_macro_f1=oof, seed=seed)
-    return {
-        "genome": "; ".join(f"{m.count}x {m.genome.describe()}" for m in members),
-        "test": final.test,
-        "validation_macro_f1": oof,  # the ensemble's out-of-fold macro F1
-        "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),  # heads trained
-        "generations": len(HammingGASampler.generations(study)),
-        "fitness": f"cv{args.folds}",
-        "final": f"ensemble{args.ensemble_size}",
-    }
+    return searched_ensemble(
+        study, sampler, objective, features, splits, seed, args,
+        ensemble_size=args.ensemble_size,
+    )  # fmt: skip
 
 
 def recommended(
     name: str, features: FeatureSet, splits: Splits, seed: int, args: argparse.Namespace
 ) -> dict[str, object]:
     """``--preset recommended`` (optuna_hamming.vision.presets): its layers (``features``
-    are read from them), its views chosen by CV on train + validation, its sampler, fitness
-    and ensemble with the linear member, with this script's population, generations,
-    epochs and patience."""
+    are read from them), its views chosen by CV on train + validation, its standardisation,
+    sampler, fitness and ensemble with the linear member, with this script's population,
+    generations, epochs and patience."""
     chosen = preset(RECOMMENDED)
     choice = choose_views(features, splits, seed=seed)
     viewed = features.only_views(VIEW_SETS[choice.name])
@@ -388,23 +409,14 @@ def recommended(
     )
     sampler = chosen.sampler(seed=seed, population_size=args.population)
     study = stored_study(study_name(name, "preset", args), sampler, args)
-    while sampler.close_finished_generations(study) < args.generations:
-        study.optimize(objective, n_trials=1)
-    labels = viewed.y[splits.train_and_validation]
     extra = []
     if chosen.linear_member == "yes":
         extra.append(linear_candidate(viewed, splits, folds=chosen.folds, seed=seed))
-    members, oof = select_members(study, labels, chosen.ensemble_size, extra)
-    final = train_final_ensemble(members, viewed, splits, oof_macro_f1=oof, seed=seed)
-    return {
-        "genome": f"views {choice.name}; " + "; ".join(m.describe() for m in members),
-        "test": final.test,
-        "validation_macro_f1": oof,  # the ensemble's out-of-fold macro F1
-        "trials": len(study.get_trials(deepcopy=False, states=FINISHED)),
-        "generations": len(HammingGASampler.generations(study)),
-        "fitness": f"cv{chosen.folds}",
-        "final": f"ensemble{chosen.ensemble_size}",
-    }
+    outcome = searched_ensemble(
+        study, sampler, objective, viewed, splits, seed, args,
+        ensemble_size=chosen.ensemble_size, extra=extra,
+    )  # fmt: skip
+    return {**outcome, "genome": f"views {choice.name}; {outcome['genome']}"}
 
 
 def cv_best(

@@ -14,6 +14,8 @@ import csv
 import os
 from pathlib import Path
 
+from optuna_hamming.names import RECOMMENDED, VIEW_SET_NAMES, VIEWS_NONE
+
 Row = dict[str, str]
 
 FIELDS = (
@@ -41,17 +43,17 @@ SETTINGS_READ: dict[str, tuple[str, ...]] = {
     # The new preset: its own folds, ensemble and views (recorded by preset_settings).
     "recommended": _SEARCH,
 }
-for _view_set in ("flip", "shifts", "flip-shifts"):  # paper_protocol.VIEW_VARIANTS
-    SETTINGS_READ[f"default-head-{_view_set}"] = _TRAINING
-    SETTINGS_READ[f"logistic-regression-{_view_set}"] = ()
+for _view_set in VIEW_SET_NAMES:  # paper_protocol.VIEW_VARIANTS
+    if _view_set != VIEWS_NONE:
+        SETTINGS_READ[f"default-head-{_view_set}"] = _TRAINING
+        SETTINGS_READ[f"logistic-regression-{_view_set}"] = ()
 # Rows written before the preset existed named recommended-v1 "recommended".
 RENAMED = {"recommended": "recommended-v1"}
 
 
 def preset_settings() -> str:
     """What ``--preset recommended`` sets, as ``name=value`` pairs (its row's settings)."""
-    from optuna_hamming.names import RECOMMENDED
-    from optuna_hamming.vision.presets import preset
+    from optuna_hamming.vision.presets import preset  # builds samplers: loaded when asked
 
     values = preset(RECOMMENDED).values()
     return " ".join(f"{name}={values[name]}" for name in sorted(values))
@@ -60,7 +62,7 @@ def preset_settings() -> str:
 def settings_of(method: str, args: argparse.Namespace) -> str:
     """The settings that make ``method``'s row, e.g. ``max_epochs=200 patience=5``."""
     read = " ".join(f"{name}={getattr(args, name)}" for name in SETTINGS_READ[method])
-    if method == "recommended":
+    if method == RECOMMENDED:
         return f"{read} {preset_settings()}"
     return read
 

@@ -10,7 +10,9 @@ import mlflow
 import mlflow.keras
 import mlflow.pyfunc
 import numpy as np
+import optuna
 import pytest
+from sklearn.metrics import f1_score
 
 from optuna_hamming.data import FeatureSet, load_digits_images, stratified_splits
 from optuna_hamming.data.datasets import DatasetError
@@ -143,7 +145,7 @@ def test_heads_train_on_views_and_the_export_averages_them_in_its_graph(
     )
     splits = stratified_splits(features.y, seed=0)
     objective = HeadObjective(features, splits, max_epochs=3, patience=1, fitness="cv", folds=2)
-    trial = __import__("optuna").trial.FixedTrial(
+    trial = optuna.trial.FixedTrial(
         {"neurons": 64, "layers": 1, "activation": "relu", "optimizer": "adam"}
     )
     assert 0.0 <= objective(trial) <= 1.0
@@ -153,9 +155,7 @@ def test_heads_train_on_views_and_the_export_averages_them_in_its_graph(
         predict_probabilities(final.head, features.rows(splits.test)), len(views)
     )
     assert final.test.macro_f1 == pytest.approx(
-        __import__("sklearn.metrics").metrics.f1_score(
-            features.y[splits.test], scored.argmax(1), average="macro", zero_division=0
-        )
+        f1_score(features.y[splits.test], scored.argmax(1), average="macro", zero_division=0)
     )
     path = export_image_classifier(
         backbone.model, final.head, (32, 32), tmp_path / "m.keras", views=views

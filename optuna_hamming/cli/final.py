@@ -7,13 +7,16 @@ import contextlib
 import dataclasses
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 
 from optuna_hamming.data import FeatureSet, LabeledImages, Splits
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
+
+if TYPE_CHECKING:  # Keras loads when a model is built, not for --help
+    from optuna_hamming.vision.normalisation import Standardisation
 
 
 @dataclasses.dataclass
@@ -75,9 +78,13 @@ class FinalPlan:
     def describe(self) -> str:
         if self.kind == "best":
             return f"trial {self.study.best_trial.number}'s genome"
-        heads = sum(1 for m in self.members if m.candidate.trial >= 0)
+        return f"an ensemble of {self.describe_members()}"
+
+    def describe_members(self) -> str:
+        """``5 genomes``, or ``4 genomes and the linear member``."""
+        heads = sum(1 for m in self.members if m.candidate.is_head)
         linear = " and the linear member" if heads < len(self.members) else ""
-        return f"an ensemble of {heads} genomes{linear}"
+        return f"{heads} genomes{linear}"
 
 
 def print_wait_notice(running: int) -> None:
@@ -126,7 +133,7 @@ def _train(plan: FinalPlan, features: FeatureSet, splits: Splits, args: argparse
 
     if plan.kind == "ensemble":
         print(
-            f"training the final ensemble: {plan.describe()[len('an ensemble of ') :]}, "
+            f"training the final ensemble: {plan.describe_members()}, "
             f"out-of-fold macro F1 {plan.oof_macro_f1:.3f}",
             flush=True,
         )
@@ -188,7 +195,7 @@ def build_and_log_final_model(
     args: argparse.Namespace,
     backbone: str,
     image_size: int,
-    standardisation: Any = None,
+    standardisation: Standardisation | None = None,
 ) -> FinalOutcome:
     """Train the planned final model, log it, and check its reload. With ``standardisation``
     (``--normalise standard``) the heads saw standardised features: the logged model takes

@@ -12,7 +12,7 @@ from optuna_hamming.cli.common import VIEWS_CHOSEN_ATTR
 from optuna_hamming.cli.errors import UserError
 from optuna_hamming.cli.study_config import Inputs
 from optuna_hamming.data import FeatureSet, stratified_splits
-from optuna_hamming.names import LAYERS_POOLED, VIEWS_AUTO, VIEWS_NONE
+from optuna_hamming.names import LAYERS_POOLED, VIEWS_AUTO, VIEWS_FLIP_SHIFTS, VIEWS_NONE
 
 
 def apply_preset(args: argparse.Namespace) -> dict[str, Any]:
@@ -69,22 +69,29 @@ def check_layers_of(args: argparse.Namespace, backbone: str) -> None:
         raise UserError(str(error)) from None
 
 
+def views_to_extract(args: argparse.Namespace, study: optuna.Study) -> str:
+    """The view set whose features the run needs: ``--views`` as given; with ``auto``, the
+    set the study chose when it started, or every candidate view before it has chosen."""
+    if args.views != VIEWS_AUTO:
+        return str(args.views)
+    chosen = study.user_attrs.get(VIEWS_CHOSEN_ATTR)
+    if chosen is None:
+        return VIEWS_FLIP_SHIFTS  # every view: the candidates are its subsets
+    print(f"views {chosen['views']} (chosen when the study started)", flush=True)
+    return str(chosen["views"])
+
+
 def chosen_views(args: argparse.Namespace, study: optuna.Study, features: FeatureSet) -> FeatureSet:
-    """``features`` with the views the study uses: ``--views`` as given, or with ``auto``
-    the set chosen by cross-validation on train + validation, chosen once per study (kept as
-    a study attribute, so that every worker and every continuation uses the same set)."""
+    """``features`` with the views the study uses. With ``--views auto`` and no choice
+    stored yet, the set with the best cross-validated score on train + validation, stored
+    as a study attribute so that every worker and every continuation uses the same set."""
     from optuna_hamming.vision import VIEW_SETS
     from optuna_hamming.vision.view_choice import choose_views
 
-    if args.views != VIEWS_AUTO:
-        return features
-    chosen = study.user_attrs.get(VIEWS_CHOSEN_ATTR)
-    if chosen is None:
-        splits = stratified_splits(features.y, seed=args.seed)
-        choice = choose_views(features, splits, seed=args.seed)
-        print(choice.describe(), flush=True)
-        study.set_user_attr(VIEWS_CHOSEN_ATTR, {"views": choice.name, "scores": choice.scores})
-        chosen = study.user_attrs[VIEWS_CHOSEN_ATTR]
-    else:
-        print(f"views {chosen['views']} (chosen when the study started)", flush=True)
-    return features.only_views(VIEW_SETS[chosen["views"]])
+    if args.views != VIEWS_AUTO or VIEWS_CHOSEN_ATTR in study.user_attrs:
+        return features  # extracted with its views already (views_to_extract)
+    splits = stratified_splits(features.y, seed=args.seed)
+    choice = choose_views(features, splits, seed=args.seed)
+    print(choice.describe(), flush=True)
+    study.set_user_attr(VIEWS_CHOSEN_ATTR, {"views": choice.name, "scores": choice.scores})
+    return features.only_views(VIEW_SETS[choice.name])

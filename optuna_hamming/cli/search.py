@@ -36,6 +36,7 @@ from optuna_hamming.cli.preset_options import (
     check_layers_of,
     check_views,
     chosen_views,
+    views_to_extract,
 )
 from optuna_hamming.cli.quiet import library_chatter_kept_out
 from optuna_hamming.cli.study_config import (
@@ -55,8 +56,6 @@ from optuna_hamming.data import (
 from optuna_hamming.names import (
     NORMALISE_STANDARD,
     SAMPLER_ALIASES,
-    VIEWS_AUTO,
-    VIEWS_FLIP_SHIFTS,
 )
 from optuna_hamming.sampler.attributes import GENE_ATTR, GENERATION_ATTR
 from optuna_hamming.storages import study_lock
@@ -160,7 +159,8 @@ def _search(args: argparse.Namespace) -> int:
             flush=True,
         )
     try:
-        features = chosen_views(args, study, _features(args, inputs, backbone, image_size))
+        views = views_to_extract(args, study)
+        features = chosen_views(args, study, _features(args, inputs, backbone, image_size, views))
         tracker.use_dataset(_dataset_description(features, inputs, args, backbone))
         splits = stratified_splits(features.y, seed=args.seed)
         standardisation = None
@@ -281,7 +281,7 @@ def _disk_full(error: OSError, study: optuna.Study, tracker: Any, args: argparse
 
 
 def _features(
-    args: argparse.Namespace, inputs: Inputs, backbone: str, image_size: int
+    args: argparse.Namespace, inputs: Inputs, backbone: str, image_size: int, view_set: str
 ) -> FeatureSet:
     if inputs.features is not None:
         print(f"features {inputs.features.X.shape} from {args.data}", flush=True)
@@ -302,7 +302,7 @@ def _features(
             f"{MAX_IMAGE_PIXELS:,} pixels"
         )
     print(f"{images.name}: {len(images.labels)} images, class sizes {sizes}{left_out}", flush=True)
-    views = VIEW_SETS[VIEWS_FLIP_SHIFTS] if args.views == VIEWS_AUTO else VIEW_SETS[args.views]
+    views = VIEW_SETS[view_set]
     try:
         features, reports = view_features_for(
             images,

@@ -132,13 +132,12 @@ class FeatureSet:
 
     def rows(self, indices: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """The rows of images ``indices`` in every view, view-major (all of view 0's, then
-        all of view 1's): what a head trains and predicts on."""
+        all of view 1's): what a head trains and predicts on. Only those rows are copied."""
         idx = np.asarray(indices)
         if self.augmented is None:
             plain: npt.NDArray[np.float32] = self.X[idx]
             return plain
-        rows: npt.NDArray[np.float32] = self.view_stack()[:, idx].reshape(-1, self.X.shape[1])
-        return rows
+        return np.concatenate([self.X[idx], *(view[idx] for view in self.augmented)])
 
     def row_labels(self, indices: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """The labels of :meth:`rows` (each image's label once per view)."""
@@ -152,8 +151,11 @@ class FeatureSet:
             raise DatasetError(
                 f"views {views} are not a subset of {self.views} starting with {self.views[0]}"
             )
-        stack = self.view_stack()
-        kept = [stack[self.views.index(v)] for v in views[1:]]
+        kept = (
+            []
+            if self.augmented is None
+            else [self.augmented[self.views.index(v) - 1] for v in views[1:]]
+        )
         augmented = np.stack(kept) if kept else None
         return FeatureSet(self.X, self.y, self.class_names, self.name, augmented, views)
 

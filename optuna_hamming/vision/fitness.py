@@ -102,20 +102,34 @@ def trial_seed(seed: int, number: int, fold: int | None = None) -> int:
 
 @dataclass(frozen=True)
 class CrossValidationFolds:
-    """Train + validation (``X``, ``y``, in index order; ``features`` with every view) and
-    its folds' (fit, held-out) positions into it. Folds are drawn over images, and a fold's
-    rows are its images' views, so no view of a held-out image is ever fitted on."""
+    """Train + validation (``features``, its images in index order, with every view) and its
+    folds' (fit, held-out) positions into it. Folds are drawn over images, and a fold's rows
+    are its images' views, so no view of a held-out image is ever fitted on."""
 
-    X: npt.NDArray[np.float32]
-    y: npt.NDArray[np.int64]
+    features: FeatureSet
     positions: list[tuple[IndexArray, IndexArray]]
-    features: FeatureSet | None = None
+
+    @classmethod
+    def of(
+        cls, features: FeatureSet, splits: Splits, folds: int, seed: int
+    ) -> CrossValidationFolds:
+        """Stratified ``folds``-fold CV of train + validation, drawn from ``seed``: the folds
+        every trial of a study seeded ``seed`` is scored on (and anything compared with it)."""
+        fit_on = features.select(splits.train_and_validation)
+        return cls(fit_on, cv_folds(fit_on.y, folds, seed))
+
+    @property
+    def X(self) -> npt.NDArray[np.float32]:
+        """The images' own features (view 0)."""
+        return self.features.X
+
+    @property
+    def y(self) -> npt.NDArray[np.int64]:
+        return self.features.y
 
     def split(self, fold: int) -> DataSplit:
         """Fold ``fold``'s rows (sliced when asked: K folds held at once would be K copies)."""
         fit, held = self.positions[fold]
-        if self.features is None or self.features.n_views == 1:
-            return DataSplit(self.X[fit], self.y[fit], self.X[held], self.y[held])
         f = self.features
         return DataSplit(f.rows(fit), f.row_labels(fit), f.rows(held), f.y[held], f.n_views)
 
@@ -155,7 +169,7 @@ class FitnessData:
         :class:`optuna_hamming.vision.HeadObjective` takes them; refuses a ``fitness`` or
         ``folds`` that cannot be run."""
         check_fitness(fitness, folds)
-        X, y = features.X, features.y
+        y = features.y
         train, validation = splits.train, splits.validation
         holdout = DataSplit(
             features.rows(train),
@@ -168,10 +182,7 @@ class FitnessData:
         if fitness == "cv":
             # Positions into train + validation (sorted indices), the same for every trial,
             # drawn over images whatever the views.
-            fit_on = splits.train_and_validation
-            X_fit, y_fit = X[fit_on], y[fit_on]
-            viewed = features.select(fit_on) if features.n_views > 1 else None
-            cv = CrossValidationFolds(X_fit, y_fit, cv_folds(y_fit, folds, seed), viewed)
+            cv = CrossValidationFolds.of(features, splits, folds, seed)
         return cls(len(features.class_names), holdout, cv)
 
     def data_splits(self) -> list[DataSplit]:

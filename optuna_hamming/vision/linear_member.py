@@ -16,6 +16,8 @@ coef.T``): the same probabilities as scikit-learn's, from a stock layer that the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
-from optuna_hamming.vision.fitness import FitnessData
+from optuna_hamming.vision.fitness import CrossValidationFolds, check_fitness
 from optuna_hamming.vision.scoring import mean_over_views
 
 LINEAR_MEMBER = "logistic-regression"  # Candidate.kind of the linear member
@@ -54,29 +56,36 @@ def class_probabilities(
     return probabilities
 
 
+def oof_probabilities(
+    cv: CrossValidationFolds, Cs: Sequence[float], n_classes: int, seed: int = 0
+) -> list[npt.NDArray[np.float32]]:
+    """Each C's out-of-fold probabilities (per image, in ``cv``'s order) of a logistic
+    regression trained on every view of each fold's images, a held-out image scored by its
+    views' mean. Each fold's rows are sliced once for all the Cs."""
+    held_out: list[list[npt.NDArray[np.float32]]] = [[] for _ in Cs]
+    for k in range(len(cv.positions)):
+        split = cv.split(k)
+        for i, C in enumerate(Cs):
+            model = fit_logistic_regression(split.X_train, split.y_train, C, seed)
+            probabilities = class_probabilities(model, split.X_val, n_classes)
+            held_out[i].append(mean_over_views(probabilities, split.n_views))
+    return [cv.out_of_fold(per_fold, n_classes) for per_fold in held_out]
+
+
 def linear_oof(
     features: FeatureSet, splits: Splits, *, folds: int, seed: int
 ) -> tuple[float, float, npt.NDArray[np.float32]]:
     """The best C of ``C_GRID`` on the folds a study seeded ``seed`` scores its trials on,
     its out-of-fold macro F1 and its out-of-fold probabilities (per image, train +
     validation in index order)."""
-    cv = FitnessData.of(features, splits, fitness="cv", folds=folds, seed=seed).cv
-    assert cv is not None
-    n_classes = len(features.class_names)
-    best: tuple[float, float, npt.NDArray[np.float32]] | None = None
-    for C in C_GRID:
-        held_out = []
-        for k in range(len(cv.positions)):
-            split = cv.split(k)
-            model = fit_logistic_regression(split.X_train, split.y_train, C, seed)
-            probabilities = class_probabilities(model, split.X_val, n_classes)
-            held_out.append(mean_over_views(probabilities, split.n_views))
-        oof = cv.out_of_fold(held_out, n_classes)
-        score = float(f1_score(cv.y, oof.argmax(axis=1), average="macro", zero_division=0))
-        if best is None or score > best[1]:
-            best = (C, score, oof)
-    assert best is not None
-    return best
+    check_fitness("cv", folds)
+    cv = CrossValidationFolds.of(features, splits, folds, seed)
+    oofs = oof_probabilities(cv, C_GRID, len(features.class_names), seed)
+    scores = [
+        float(f1_score(cv.y, oof.argmax(axis=1), average="macro", zero_division=0)) for oof in oofs
+    ]
+    best = int(np.argmax(scores))  # the first of the best
+    return C_GRID[best], scores[best], oofs[best]
 
 
 def linear_head(model: Pipeline, n_classes: int, name: str = "linear") -> keras.Model:
@@ -92,9 +101,8 @@ def linear_head(model: Pipeline, n_classes: int, name: str = "linear") -> keras.
     else:
         coef[regression.classes_] = regression.coef_
         intercept[regression.classes_] = regression.intercept_
-        # A class the fit never saw gets no probability (scikit-learn gives it none either).
-        missing = np.setdiff1d(np.arange(n_classes), regression.classes_)
-        intercept[missing] = -1e9
+    # A class the fit never saw gets no probability (scikit-learn gives it none either).
+    intercept[np.setdiff1d(np.arange(n_classes), regression.classes_)] = -1e9
     kernel = (coef / scaler.scale_).T
     bias = intercept - (scaler.mean_ / scaler.scale_) @ coef.T
     inputs = keras.Input((kernel.shape[0],), name="features")

@@ -32,10 +32,11 @@ from optuna_hamming.names import (
     PAPER,
     PRESETS,
     RECOMMENDED,
+    VIEWS_AUTO,
+    VIEWS_NONE,
 )
 from optuna_hamming.sampler import HammingGASampler
 from optuna_hamming.sampler.configurations import sampler_named
-from optuna_hamming.vision.view_choice import AUTO_VIEWS, NO_VIEWS
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Preset:
 
 _PRESETS = {
     PAPER: Preset(
-        PAPER, PAPER, "holdout", 5, "best", 10, NO_VIEWS, "no", LAYERS_POOLED, NORMALISE_NONE
+        PAPER, PAPER, "holdout", 5, "best", 10, VIEWS_NONE, "no", LAYERS_POOLED, NORMALISE_NONE
     ),
     RECOMMENDED: Preset(
         RECOMMENDED,
@@ -76,7 +77,7 @@ _PRESETS = {
         3,
         "ensemble",
         10,
-        AUTO_VIEWS,
+        VIEWS_AUTO,
         "yes",
         LAYERS_MULTI,
         NORMALISE_STANDARD,

@@ -15,21 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from optuna_hamming.data.datasets import FeatureSet
 from optuna_hamming.data.splits import Splits
-from optuna_hamming.names import VIEWS_AUTO as AUTO_VIEWS
-from optuna_hamming.names import VIEWS_NONE as NO_VIEWS
-from optuna_hamming.vision.fitness import cv_folds
-from optuna_hamming.vision.scoring import mean_over_views
+from optuna_hamming.names import VIEWS_NONE
+from optuna_hamming.vision.fitness import CrossValidationFolds
+from optuna_hamming.vision.linear_member import oof_probabilities
 from optuna_hamming.vision.views import VIEW_SETS
 
-__all__ = ["AUTO_VIEWS", "NO_VIEWS", "ViewChoice", "choose_views", "view_set_score"]
+REFERENCE_C = 1.0  # the reference model's C: fixed, so that only the views differ
 
 
 @dataclass(frozen=True)
@@ -46,18 +41,9 @@ class ViewChoice:
 
 def view_set_score(features: FeatureSet, splits: Splits, *, folds: int, seed: int) -> float:
     """Out-of-fold macro F1 of the reference model on ``features``' views."""
-    fit_on = splits.train_and_validation
-    chosen = features.select(fit_on)
-    probabilities = np.zeros((len(fit_on), len(features.class_names)))
-    for fit, held in cv_folds(chosen.y, folds, seed):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-        model.fit(chosen.rows(fit), chosen.row_labels(fit))
-        held_probabilities = np.zeros(
-            (len(held) * chosen.n_views, len(features.class_names)), dtype=np.float32
-        )
-        held_probabilities[:, model.classes_] = model.predict_proba(chosen.rows(held))
-        probabilities[held] = mean_over_views(held_probabilities, chosen.n_views)
-    return float(f1_score(chosen.y, probabilities.argmax(1), average="macro", zero_division=0))
+    cv = CrossValidationFolds.of(features, splits, folds, seed)
+    (oof,) = oof_probabilities(cv, [REFERENCE_C], len(features.class_names))
+    return float(f1_score(cv.y, oof.argmax(axis=1), average="macro", zero_division=0))
 
 
 def choose_views(
@@ -76,7 +62,7 @@ def choose_views(
         for name in candidates
     }
     best = max(scores, key=lambda name: (scores[name], -len(VIEW_SETS[name])))
-    baseline = scores.get(NO_VIEWS)
+    baseline = scores.get(VIEWS_NONE)
     if baseline is not None and scores[best] < baseline + margin:
-        best = NO_VIEWS
+        best = VIEWS_NONE
     return ViewChoice(best, scores)
