@@ -9,10 +9,18 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from optuna_hamming import HammingGASampler
-from optuna_hamming.sampler._claims import claims_seen, first_index, moved_index
+from optuna_hamming import HammingGASampler, recommended_sampler
+from optuna_hamming.sampler._claims import first_index
 from optuna_hamming.sampler._closing import closing_members
-from optuna_hamming.sampler.attributes import CHILD_KEY
+from optuna_hamming.sampler._plan import Plan
+from optuna_hamming.sampler.attributes import (
+    CHILD_KEY,
+    SCREENED_ATTR,
+    claim_key,
+    genome_claim_key,
+    plan_key,
+)
+from optuna_hamming.storages.claims import claim as take_claim
 from tests.helpers import check_ga_history, paper_objective
 
 T0 = dt.datetime(2026, 1, 1)
@@ -118,17 +126,41 @@ def test_a_new_trial_leaves_the_lowest_free_children_to_older_unclaimed_trials()
     assert first_index({0, 1, 3}, 2) == 5  # two ahead take 2 and 4
 
 
-def test_rivals_for_one_child_move_apart_past_every_taken_child() -> None:
-    trials = [
-        claimed(3, 1, 0),
-        claimed(5, 1, 2),
-        claimed(6, 1, 2),
-        claimed(7, 0, 2),  # another generation
-        claimed(8, 1, 4, FAIL),  # a failed child still holds its index
-    ]
-    taken, rivals = claims_seen(trials, 1, own_number=9, own_index=2)
-    assert taken == {0, 2, 4} and rivals == [5, 6]
-    # Trial 9 ranks after both rivals; trial 4 would rank first.
-    assert moved_index(taken, 2, 9, rivals) == 7
-    assert moved_index(taken, 2, 4, rivals) == 5
-    assert claims_seen(trials, 1, own_number=3, own_index=0) == ({2, 4}, [])
+def six_genes(trial: optuna.Trial) -> float:
+    xs = [trial.suggest_categorical(f"x{i}", list(range(6))) for i in range(6)]
+    return -sum((x - 2 - i % 3) ** 2 for i, x in enumerate(xs))
+
+
+def test_a_trial_passes_over_a_child_or_a_genome_another_worker_claimed() -> None:
+    """The atomic claims decide: child 0 claimed by another worker's trial, so the next
+    trial trains child 1; the genome of the reserve's best claimed too (a worker training it
+    elsewhere), so the trial after it passes over index 2 and trains the reserve's second."""
+    sampler = recommended_sampler(seed=4)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(six_genes, n_trials=10)  # generation 0 (Latin hypercube of 10)
+    assert sampler.close_finished_generations(study) == 1
+    stored = study._storage.get_study_system_attrs(study._study_id)[plan_key(1)]
+    plan = Plan.from_json(stored, float_bits=8)
+    assert plan.space is not None and len(plan.children) == 2 and len(plan.reserve) > 2
+    storage, study_id = study._storage, study._study_id
+    assert take_claim(storage, study_id, claim_key(1, 0), 900) == 900
+    gene = plan.space.bitstring(plan.reserve[0].genome)
+    assert take_claim(storage, study_id, genome_claim_key(gene), 901) == 901
+    first, second = (study._storage.get_trial(study.ask()._trial_id) for _ in range(2))
+    assert first.system_attrs[CHILD_KEY] == [1, 1]
+    assert first.user_attrs["ga.gene"] == plan.space.bitstring(plan.children[1].genome)
+    assert second.system_attrs[CHILD_KEY] == [1, 3]
+    assert second.user_attrs["ga.gene"] == plan.space.bitstring(plan.reserve[1].genome)
+    assert second.user_attrs[SCREENED_ATTR]["by"] == "reserve"
+    held = storage.get_study_system_attrs(study_id)
+    assert held[claim_key(1, 2)] == second.number  # the index it passed over stays taken
+
+
+def test_recommended_sampler_in_eight_threads_trains_no_genome_twice() -> None:
+    study = optuna.create_study(direction="maximize", sampler=recommended_sampler(seed=0))
+    study.optimize(six_genes, n_trials=160, n_jobs=8)
+    trials = study.get_trials(deepcopy=False, states=(COMPLETE,))
+    genomes = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(trials) == 160 and len(set(genomes)) == 160
+    later = [t for t in trials if t.user_attrs["ga.generation"] > 0]
+    assert later and all(SCREENED_ATTR in t.user_attrs for t in later)

@@ -132,15 +132,18 @@ def test_stopped_screened_study_continues_exactly_where_it_stopped(tmp_path: Pat
 
 
 def _plans_agree(study: optuna.Study) -> int:
-    """Every child of a screened plan was trained as the plan its summary records; returns
-    how many children were checked."""
+    """Every child of a screened plan was trained as the plan its summary records, and every
+    trial after generation 0 is a screened candidate (a planned child, or one of the plan's
+    reserve for the workers beyond its children); returns how many children were checked."""
     summaries = HammingGASampler.generations(study)
     checked = 0
     for trial in study.get_trials(deepcopy=False):
         generation, index = trial.system_attrs[CHILD_KEY]
+        if generation > 0:
+            assert trial.user_attrs[SCREENED_ATTR]["by"] in ("model", "explore", "reserve")
         report = summaries.get(generation - 1, {}).get("screening")
         if report is None or index >= len(report["predicted"]):
-            continue  # generation 0, or a child beyond the plan (drawn from the parents)
+            continue  # generation 0, or a child of the reserve
         assert trial.user_attrs[SCREENED_ATTR]["predicted"] == report["predicted"][index]
         checked += 1
     return checked
@@ -155,7 +158,9 @@ def test_threads_agree_on_every_screened_plan(kind: str, tmp_path: Path) -> None
     )
     study.optimize(paper_objective, n_trials=60, n_jobs=4)
     assert len(HammingGASampler.generations(study)) >= 4
-    assert _plans_agree(study) >= 24
+    # Planned children whose genome a worker of the previous generation trained from its
+    # reserve are passed over (no genome twice): fewer than the 2 a generation are checked.
+    assert _plans_agree(study) >= 8
 
 
 def test_three_processes_agree_on_every_screened_plan(tmp_path: Path) -> None:
@@ -172,7 +177,9 @@ def test_three_processes_agree_on_every_screened_plan(tmp_path: Path) -> None:
     assert [w.wait(timeout=300) for w in workers] == [0, 0, 0]
     study = optuna.load_study(study_name=name, storage=spec)
     assert len(HammingGASampler.generations(study)) >= 4
-    assert _plans_agree(study) >= 24
+    # Planned children whose genome a worker of the previous generation trained from its
+    # reserve are passed over (no genome twice): fewer than the 2 a generation are checked.
+    assert _plans_agree(study) >= 8
 
 
 def test_conditional_and_continuous_spaces_and_enqueued_trials() -> None:

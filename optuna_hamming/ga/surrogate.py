@@ -230,7 +230,8 @@ class ScreeningReport(TypedDict):
 @dataclass(frozen=True)
 class ScreenedChild:
     child: Child
-    # {"by": "model" | "explore", "predicted": the model's mean, "spread": its spread}
+    # {"by": "model" | "explore" | "reserve", "predicted": the model's mean, "spread": its
+    # spread}
     screened: dict[str, Any]
 
 
@@ -248,9 +249,13 @@ def screened_children(
     sign: float,
     rng: np.random.Generator,
     generation: int = 0,
-) -> tuple[list[ScreenedChild], ScreeningReport] | None:
-    """The children to train and what the screening saw, or None when no candidate is left
-    (every genome near the parents evaluated: the caller falls back to the paper's rule).
+    reserve: int = 0,
+) -> tuple[list[ScreenedChild], ScreeningReport, list[ScreenedChild]] | None:
+    """The children to train, what the screening saw and up to ``reserve`` next-best
+    candidates (by the acquisition, best first, none of them chosen), or None when no
+    candidate is left (every genome near the parents evaluated: the caller falls back to the
+    paper's rule). The reserve draws no random number: the children are the same whatever
+    its size.
 
     ``known`` are the distinct evaluated genomes (one per row) and ``scores`` their fitness
     times ``sign`` (larger is better); ``ordered`` says which genes are grids.
@@ -325,4 +330,14 @@ def screened_children(
         "predicted": [c.screened["predicted"] for c in chosen],
         "by_model": [c.screened["by"] == "model" for c in chosen],
     }
-    return chosen, report
+    taken = set(decision.chosen)
+    order = np.argsort(-acquisition.astype(RANK_DTYPE), kind="stable")
+    ranked = [int(i) for i in order if int(i) not in taken][:reserve]
+    kept = [
+        ScreenedChild(
+            pool[i],
+            {"by": "reserve", "predicted": sign * float(mean[i]), "spread": float(spread[i])},
+        )
+        for i in ranked
+    ]
+    return chosen, report, kept

@@ -7,12 +7,13 @@ serves and the ``ga.*`` user attributes people see.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from optuna.storages import BaseStorage, InMemoryStorage
-from optuna.trial import FrozenTrial
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
 
 from optuna_hamming.ga.breeding import ORIGIN_INITIAL
 from optuna_hamming.sampler._plan import Plan, PlannedChild
@@ -26,12 +27,22 @@ from optuna_hamming.sampler.attributes import (
     PARENTS_ATTR,
     RETRY_OF_KEY,
     SCREENED_ATTR,
+    claim_key,
+    genome_claim_key,
 )
 from optuna_hamming.sampler.search_space import GenomeSpace
 from optuna_hamming.sampler.settings import Settings
+from optuna_hamming.storages.claims import claim, claims_held
 
-# A claim found taken by another process moves to a free child at most this often.
-MAX_MOVES = 5
+if TYPE_CHECKING:
+    from optuna_hamming.sampler._state import StudyState
+
+# Children a trial passes over for their genome before it trains one whatever its genome
+# (every genome near the parents taken: the paper's rule, a repeat, rather than no child).
+MAX_SKIPS = 32
+# Children passed over on what a trial read, without a write, before it claims whatever
+# comes (a study that has trained nearly every genome near its parents).
+MAX_PASSED = 512
 
 
 @dataclass
@@ -46,6 +57,9 @@ class Ticket:
     # Generation 0 as a Latin hypercube: (the child's index, the number of slices, the
     # study's seed); None for a random draw.
     latin: tuple[int, int, int] | None = None
+    # The archive rule: a genome drawn at random is claimed when the trial ends, so that a
+    # planned child of the same genome is passed over even by a worker that has not read it.
+    claim_genome: bool = False
 
 
 def first_index(used: set[int], ahead: int) -> int:
@@ -66,35 +80,67 @@ def retried_child(trial: FrozenTrial, open_generation: int) -> int | None:
     return int(claim[1])
 
 
-def one_process(storage: BaseStorage) -> bool:
-    """In-memory storage lives in one process, where the sampler's lock orders all claims."""
-    return isinstance(storage, InMemoryStorage)
+def claim_child(
+    study: Study,
+    number: int,
+    state: StudyState,
+    trials: list[FrozenTrial],
+    used: set[int],
+    ahead: int,
+    max_skips: int = MAX_SKIPS,
+) -> tuple[int, PlannedChild | None]:
+    """The child index of the open generation that trial ``number`` takes, and its child.
+
+    Each index is taken by an atomic claim (:func:`optuna_hamming.storages.claims.claim`),
+    so two workers never train one child, however their reads interleave. Under the archive
+    rule (``skip_duplicates``) the child's genome is claimed too, and a child whose genome a
+    trial already trained or trains (the archive, the running trials, or a claim another
+    worker just took) is passed over: the trial moves to the next index, whose child is the
+    plan's next one, the next screened candidate of its reserve, or a child bred for it.
+    """
+    storage, study_id = study._storage, study._study_id
+    plan = state.plans[state.open_generation]
+    space = plan.space if state.settings.skip_duplicates else None
+    seen = genes_in(trials) if space is not None else set()
+    taken = set(used)  # indices other trials hold, as far as this trial knows
+    passed: set[int] = set()  # indices passed over for their genome on this read
+    index = first_index(used, ahead)
+    while True:
+        child = state.child_at(study, index, trials)
+        gene = None if child is None or space is None else space.bitstring(child.genome)
+        if gene in seen and len(passed) < MAX_PASSED:
+            # Passed over on this read alone, without a write. Past MAX_PASSED every genome
+            # near the parents is trained: the paper's rule, the lowest free child.
+            passed.add(index)
+            if len(passed) == MAX_PASSED:
+                passed, seen = set(), set()
+        elif claim(storage, study_id, claim_key(plan.generation, index), number) != number:
+            # Taken by another worker meanwhile: read every claim of the generation at once,
+            # rather than losing the next race too to the workers that lost this one.
+            prefix = claim_key(plan.generation, 0)[:-1]
+            taken |= {int(key[len(prefix) :]) for key in claims_held(storage, study_id, prefix)}
+            taken.add(index)
+        elif gene is None or not seen:
+            return index, child  # no archive rule, or the paper's rule past MAX_PASSED
+        elif claim(storage, study_id, genome_claim_key(gene), number) == number:
+            return index, child
+        else:
+            # The genome was claimed after this read: the index stays taken, passed over.
+            passed.add(index)
+            max_skips -= 1
+            if max_skips == 0:
+                return index, child
+        index = next(i for i in itertools.count() if i not in taken and i not in passed)
 
 
-def claims_seen(
-    trials: list[FrozenTrial], generation: int, own_number: int, own_index: int
-) -> tuple[set[int], list[int]]:
-    """What a trial sees of ``generation`` after writing its claim on ``own_index``: the child
-    indices other trials hold, and the numbers of the other trials that hold ``own_index``
-    too. A FAIL trial's index stays held: its replacement is an extra child, or a retry that
-    takes it over on purpose."""
-    taken, rivals = set(), []
-    for t in trials:
-        claim = t.system_attrs.get(CHILD_KEY)
-        if claim is not None and t.number != own_number and claim[0] == generation:
-            taken.add(int(claim[1]))
-            if claim[1] == own_index:
-                rivals.append(t.number)
-    return taken, rivals
-
-
-def moved_index(taken: set[int], own_index: int, own_number: int, rivals: list[int]) -> int:
-    """Where a trial whose child another trial claimed too moves: past every index it sees
-    taken, where new trials (which take the lowest free index) do not come, each rival to a
-    different place by trial number. Rivals that see each other all move; the child they
-    leave is taken by the next new trial."""
-    rank = sum(1 for number in rivals if number < own_number)
-    return max(taken | {own_index}) + 1 + rank
+def genes_in(trials: list[FrozenTrial]) -> set[str]:
+    """The genomes trials trained or train (their ``ga.gene``): finished trials write theirs
+    at the end, a running child holds its planned one from the start."""
+    return {
+        gene
+        for t in trials
+        if t.state != TrialState.FAIL and isinstance(gene := t.user_attrs.get(GENE_ATTR), str)
+    }
 
 
 def latin_design(

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
-from optuna_hamming.ga.breeding import ORIGIN_FORCED_MUTATION, breed_one
+from optuna_hamming.ga.breeding import ORIGIN_FORCED_MUTATION, Child, breed_one
+from optuna_hamming.ga.genome import IntArray
 from optuna_hamming.sampler._plan import Plan, PlannedChild, generation_rng
 from optuna_hamming.sampler.archive import fitness_of
 from optuna_hamming.sampler.attributes import GenerationSummary
@@ -136,13 +138,15 @@ def close_generation(
         )
     )
     carried += brood.archived
-    planned: list[PlannedChild] = []
-    for child, prediction in brood.children:
+
+    def planned_child(child: Child, prediction: dict[str, Any] | None) -> PlannedChild:
         origin_parents: tuple[int, ...] = ()
         if child.male >= 0:
             origin_parents = (parent_numbers[child.male], parent_numbers[child.female])
         genome = tuple(int(x) for x in child.genome)
-        planned.append(PlannedChild(genome, child.origin, origin_parents, prediction))
+        return PlannedChild(genome, child.origin, origin_parents, prediction)
+
+    planned = [planned_child(child, prediction) for child, prediction in brood.children]
     retained_values = [members[i][1] for i in selection.retained]
     best = max(values) if maximize else min(values)
     summary: GenerationSummary = {
@@ -172,6 +176,7 @@ def close_generation(
         settings.population_size,
         seed,
         len(selection.parents),
+        tuple(planned_child(child, prediction) for child, prediction in brood.reserve),
     )
     return Closure(next_plan, summary)
 
@@ -179,23 +184,24 @@ def close_generation(
 def extra_child(
     plan: Plan,
     index: int,
-    trial_by_number: Callable[[int], FrozenTrial],
+    parent_genomes: Sequence[IntArray],
     *,
     settings: Settings,
     seed: int,
 ) -> PlannedChild | None:
-    """Child ``index`` beyond the plan's list (a replacement for a failed child).
+    """Child ``index`` beyond the plan's children and reserve (work for a worker that finds
+    them all taken, or a replacement for a failed child).
 
-    Drawn from the plan's parents with a stream of its own, so it is the same in every
-    worker. Generation 0 has no genomes: its extra children are random, like the rest.
+    Drawn from the plan's parents (``parent_genomes``, encoded by :func:`parents_of`) with a
+    stream of its own, so it is the same in every worker. Generation 0 has no genomes: its
+    extra children are random, like the rest.
     """
     parents = plan.carried[: plan.n_parents]
     if plan.generation == 0 or plan.space is None or not parents:
         return None
-    genomes = [plan.space.encode(trial_by_number(n).params) for n, _ in parents]
     rng = generation_rng(seed, plan.generation, 1, index)
     child = breed_one(
-        genomes,
+        parent_genomes,
         plan.space.layout,
         split=settings.split_for(plan.space),
         mutation=settings.mutation,
@@ -208,6 +214,13 @@ def extra_child(
     )
 
 
+def parents_of(plan: Plan, trial_by_number: Callable[[int], FrozenTrial]) -> list[IntArray]:
+    """The genomes of the plan's parents, in its order (what extra children are bred from)."""
+    if plan.space is None:
+        return []
+    return [plan.space.encode(trial_by_number(n).params) for n, _ in plan.carried[: plan.n_parents]]
+
+
 def trial_numbered(trials: list[FrozenTrial], number: int) -> FrozenTrial:
     """``trials`` come sorted by number without gaps, so the number is the index."""
     if number < len(trials) and trials[number].number == number:
@@ -216,3 +229,19 @@ def trial_numbered(trials: list[FrozenTrial], number: int) -> FrozenTrial:
         if trial.number == number:
             return trial
     raise KeyError(f"trial {number} is not in the study")
+
+
+def trial_lookup(
+    storage: BaseStorage, study_id: int, trials: list[FrozenTrial]
+) -> Callable[[int], FrozenTrial]:
+    """``trial_numbered`` on ``trials``, or on the storage for a trial newer than them: a
+    plan that another worker computed from a newer read may name such a trial."""
+
+    def by_number(number: int) -> FrozenTrial:
+        try:
+            return trial_numbered(trials, number)
+        except KeyError:
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+            return storage.get_trial(trial_id)
+
+    return by_number

@@ -8,7 +8,7 @@ others read it instead, and so that a reopened study continues where it stopped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,9 @@ class Plan:
     population_size: int
     seed_used: int = field(default=0)
     n_parents: int = field(default=0)  # carried[:n_parents] are parents, the rest archived
+    # The accelerated mode's next-best screened candidates, best first: what workers beyond
+    # the planned children train (they never join the generation unless a child fails).
+    reserve: tuple[PlannedChild, ...] = field(default=())
 
     @property
     def needed(self) -> int:
@@ -48,14 +51,11 @@ class Plan:
             "generation": self.generation,
             "space": None if self.space is None else self.space.to_json(),
             "carried": [list(c) for c in self.carried],
-            "children": [
-                [list(c.genome), c.origin, list(c.parents)]
-                + ([c.screened] if c.screened is not None else [])
-                for c in self.children
-            ],
+            "children": [_child_json(c) for c in self.children],
             "population_size": self.population_size,
             "seed": self.seed_used,
             "n_parents": self.n_parents,
+            **({"reserve": [_child_json(c) for c in self.reserve]} if self.reserve else {}),
         }
 
     @classmethod
@@ -65,19 +65,26 @@ class Plan:
             generation=int(data["generation"]),
             space=space,
             carried=tuple((int(n), float(v)) for n, v in data["carried"]),
-            children=tuple(
-                PlannedChild(
-                    tuple(int(x) for x in child[0]),
-                    str(child[1]),
-                    tuple(int(p) for p in child[2]),
-                    dict(child[3]) if len(child) > 3 else None,
-                )
-                for child in data["children"]
-            ),
+            children=tuple(_child_from_json(child) for child in data["children"]),
             population_size=int(data["population_size"]),
             seed_used=int(data.get("seed", 0)),
             n_parents=int(data.get("n_parents", len(data["carried"]))),
+            reserve=tuple(_child_from_json(child) for child in data.get("reserve", ())),
         )
+
+
+def _child_json(child: PlannedChild) -> list[Any]:
+    screened = [child.screened] if child.screened is not None else []
+    return [list(child.genome), child.origin, list(child.parents), *screened]
+
+
+def _child_from_json(child: Sequence[Any]) -> PlannedChild:
+    return PlannedChild(
+        tuple(int(x) for x in child[0]),
+        str(child[1]),
+        tuple(int(p) for p in child[2]),
+        dict(child[3]) if len(child) > 3 else None,
+    )
 
 
 def initial_plan(population_size: int) -> Plan:

@@ -21,6 +21,7 @@ from the same parents with streams of their own.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -35,14 +36,10 @@ from optuna_hamming import ga
 from optuna_hamming.ga.design import latin_choice, latin_slice
 from optuna_hamming.ga.surrogate import SurrogateScreening
 from optuna_hamming.sampler._claims import (
-    MAX_MOVES,
     Ticket,
-    claims_seen,
+    claim_child,
     describe,
-    first_index,
     latin_design,
-    moved_index,
-    one_process,
     retried_child,
 )
 from optuna_hamming.sampler._state import StudyState, StudyStates
@@ -53,12 +50,14 @@ from optuna_hamming.sampler.attributes import (
     GENE_ATTR,
     SETTINGS_KEY,
     GenerationSummary,
+    genome_claim_key,
     read_generations,
 )
 from optuna_hamming.sampler.child_generation import ChildGenerationStrategy
 from optuna_hamming.sampler.search_space import GenomeSpace, contains, gene_for
 from optuna_hamming.sampler.settings import MAX_SEED, Settings, checked_settings
 from optuna_hamming.storages import set_trial_attrs, study_system_attrs
+from optuna_hamming.storages.claims import claim
 
 
 class HammingGASampler(BaseSampler):
@@ -265,15 +264,17 @@ class HammingGASampler(BaseSampler):
                 storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
                 raise
             settings = state.settings
-            used, ahead, racing = state.advance(study, trials, own_number=trial.number)
-            generation = state.open_generation
-            plan = state.plans[generation]
-            retried = retried_child(trial, generation)
-            # A retry of a child whose worker died (Optuna's heartbeat callback copies the
-            # trial) takes the dead trial's place in its generation while that is open.
-            index = retried if retried is not None else first_index(used, ahead)
-            for moves in range(MAX_MOVES + 1):
-                child = state.child_at(index, trials)
+            try:
+                used, ahead, _ = state.advance(study, trials, own_number=trial.number)
+                generation = state.open_generation
+                plan = state.plans[generation]
+                retried = retried_child(trial, generation)
+                if retried is not None:
+                    # A retry of a child whose worker died (Optuna's heartbeat callback copies
+                    # the trial) takes the dead trial's claim while its generation is open.
+                    index, child = retried, state.child_at(study, retried, trials)
+                else:
+                    index, child = claim_child(study, trial.number, state, trials, used, ahead)
                 ticket, user = describe(
                     trial,
                     plan,
@@ -284,31 +285,19 @@ class HammingGASampler(BaseSampler):
                     retried=retried is not None,
                 )
                 if latin_design(
-                    settings,
-                    plan,
-                    child,
-                    index,
-                    enqueued=enqueued,
-                    retried=retried is not None,
+                    settings, plan, child, index, enqueued=enqueued, retried=retried is not None
                 ):
                     ticket.latin = (index, plan.population_size, state.seed)
-                self._tickets[trial._trial_id] = ticket
-                # The claim must be visible before the lock is released (threads read it).
+                ticket.claim_genome = settings.skip_duplicates
                 set_trial_attrs(
                     storage, trial._trial_id, system={CHILD_KEY: [generation, index]}, user=user
                 )
-                if not racing or retried is not None or moves == MAX_MOVES or one_process(storage):
-                    break
-                # Another process may have claimed the same child from a snapshot taken
-                # before this claim was written (it showed that trial without a claim). Of
-                # two such claims, at least one sees the other on this read (each was
-                # written before its own read): it moves on. Trials created after the
-                # snapshot leave this one's child to it (the `ahead` rule).
-                trials = storage.get_all_trials(study._study_id, deepcopy=False)
-                taken, rivals = claims_seen(trials, generation, trial.number, index)
-                if not rivals:
-                    break
-                index = moved_index(taken, index, trial.number, rivals)
+            except BaseException:
+                # Never left RUNNING without a child: no worker would ever finish it.
+                with contextlib.suppress(Exception):
+                    storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                raise
+            self._tickets[trial._trial_id] = ticket
 
     def children_left(self, study: Study) -> int:
         """How many children of the open generation no trial holds yet (after closing every
@@ -335,6 +324,8 @@ class HammingGASampler(BaseSampler):
         gene = self._gene_for(ticket, trial)
         if gene != ticket.planned_gene:
             study._storage.set_trial_user_attr(trial._trial_id, GENE_ATTR, gene)
+            if ticket.claim_genome and state != TrialState.FAIL:
+                claim(study._storage, study._study_id, genome_claim_key(gene), trial.number)
 
     def gene_of(self, trial: FrozenTrial) -> str | None:
         """The ``ga.gene`` bit string of a running trial's parameters so far: what

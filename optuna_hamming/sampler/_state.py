@@ -10,6 +10,8 @@ holds (a study replaced under the same id is reloaded), and bounded in number.
 
 from __future__ import annotations
 
+import secrets
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,11 +22,13 @@ from optuna.storages import BaseStorage
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from optuna_hamming.ga.genome import IntArray
 from optuna_hamming.sampler._closing import (
     close_generation,
     closing_members,
     extra_child,
-    trial_numbered,
+    parents_of,
+    trial_lookup,
 )
 from optuna_hamming.sampler._plan import Plan, PlannedChild, initial_plan
 from optuna_hamming.sampler._stored_settings import settings_to_json, study_settings
@@ -35,15 +39,19 @@ from optuna_hamming.sampler.attributes import (
     SEED_KEY,
     SETTINGS_KEY,
     SUMMARY_PREFIX,
+    close_key,
     plan_key,
     summary_key,
 )
 from optuna_hamming.sampler.settings import Settings
 from optuna_hamming.storages import set_study_attrs, study_system_attrs
+from optuna_hamming.storages.claims import claim
 
 # Studies per storage object whose state a process keeps; an evicted one is reloaded from
 # storage when it is used again (correct, only slower).
 MAX_STUDIES_PER_STORAGE = 16
+# Seconds a worker waits for the plan of a generation whose close another worker claimed.
+CLOSE_WAIT = 60.0
 
 
 @dataclass
@@ -65,6 +73,8 @@ class StudyState:
     # fits on them at every close, and reading them all from an RDB each time was a third
     # of its cost on SQLite).
     members_of: dict[int, list[int]] = field(default_factory=dict)
+    # The open plan's parent genomes, by generation (extra children are bred from them).
+    parents: tuple[int, list[IntArray]] | None = None
 
     @classmethod
     def load(cls, study: Study, settings: Settings, new_seed: Callable[[], int]) -> StudyState:
@@ -131,7 +141,7 @@ class StudyState:
             members = closing_members([t for _, _, t in claims], plan.needed)
             if members is None:
                 return used, ahead, racing
-            self._close(study, plan, members, trials)
+            self._close(study, plan, members, trials, own_number)
 
     def _close(
         self,
@@ -139,6 +149,7 @@ class StudyState:
         plan: Plan,
         children: list[FrozenTrial],
         trials: list[FrozenTrial],
+        own_number: int,
     ) -> None:
         storage = study._storage
         settings = self.settings
@@ -147,6 +158,8 @@ class StudyState:
         attrs = study_system_attrs(storage, study._study_id, (SEED_KEY, plan_key(following)))
         self.seed = int(attrs.get(SEED_KEY, self.seed))
         stored = attrs.get(plan_key(following))
+        if stored is None:
+            stored = self._closed_by_another(study, plan.generation, own_number)
         if stored == COMPACTED:
             # This process fell far behind the others: continue from the newest plan.
             every = storage.get_study_system_attrs(study._study_id)
@@ -159,7 +172,7 @@ class StudyState:
             closure = close_generation(
                 plan,
                 children,
-                lambda number: trial_numbered(trials, number),
+                trial_lookup(storage, study._study_id, trials),
                 lambda: trials,
                 settings=settings,
                 maximize=study.direction == StudyDirection.MAXIMIZE,
@@ -183,6 +196,27 @@ class StudyState:
         self.plans = {plan.generation: plan, next_plan.generation: next_plan}
         self.open_generation = next_plan.generation
 
+    def _closed_by_another(self, study: Study, generation: int, own_number: int) -> Any:
+        """The plan that follows ``generation`` as the worker that claimed its close stored
+        it, or None when this worker holds the claim (or the holder stored nothing within
+        ``CLOSE_WAIT`` seconds: a worker that died mid-close; then this one closes it too,
+        to the same plan). One worker fits the screening's model per close, not every
+        worker that finds the generation complete at once."""
+        storage, study_id = study._storage, study._study_id
+        owner = own_number if own_number >= 0 else -1 - secrets.randbelow(2**62)
+        if claim(storage, study_id, close_key(generation), owner) == owner:
+            return None
+        key = plan_key(generation + 1)
+        deadline = time.monotonic() + CLOSE_WAIT
+        delay = 0.005
+        while time.monotonic() < deadline:
+            time.sleep(delay)
+            stored = study_system_attrs(storage, study_id, (key,)).get(key)
+            if stored is not None:
+                return stored
+            delay = min(2 * delay, 0.2)
+        return None
+
     def _closed_members(self, study: Study, generation: int) -> list[list[int]]:
         """The members of generations ``0 .. generation - 1`` (those whose summary exists)."""
         if any(g not in self.members_of for g in range(generation)):
@@ -190,20 +224,22 @@ class StudyState:
             self.members_of.update(closed_members(attrs))
         return [self.members_of[g] for g in range(generation) if g in self.members_of]
 
-    def child_at(self, index: int, trials: list[FrozenTrial]) -> PlannedChild | None:
-        """Child ``index`` of the open generation (None: a random individual of generation 0)."""
+    def child_at(self, study: Study, index: int, trials: list[FrozenTrial]) -> PlannedChild | None:
+        """Child ``index`` of the open generation (None: a random individual of generation
+        0): a planned child, then the plan's reserve of screened candidates, then children
+        bred from the plan's parents with streams of their own."""
         plan = self.plans[self.open_generation]
         if plan.generation == 0:
             return None
         if index < len(plan.children):
             return plan.children[index]
-        return extra_child(
-            plan,
-            index,
-            lambda number: trial_numbered(trials, number),
-            settings=self.settings,
-            seed=self.seed,
-        )
+        if index - len(plan.children) < len(plan.reserve):
+            return plan.reserve[index - len(plan.children)]
+        if self.parents is None or self.parents[0] != plan.generation:
+            # Encoded once per plan: a worker may pass over many extra children in a row.
+            lookup = trial_lookup(study._storage, study._study_id, trials)
+            self.parents = (plan.generation, parents_of(plan, lookup))
+        return extra_child(plan, index, self.parents[1], settings=self.settings, seed=self.seed)
 
 
 def closed_members(user_attrs: dict[str, Any]) -> dict[int, list[int]]:

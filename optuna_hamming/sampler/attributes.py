@@ -16,6 +16,7 @@ old studies keep reading.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from optuna.study import Study
@@ -43,6 +44,29 @@ PLAN_KEY_PREFIX = "hamming_ga:plan:"
 # A plan whose generation is two behind the newest is replaced by this marker, so reading
 # the study's system attributes stays cheap however long the study runs.
 COMPACTED = "compacted"
+# Atomic claims (optuna_hamming.storages.claims), each held by one trial number for good:
+# child ``index`` of generation ``g``, and (with the archive rule) a genome.
+CLAIM_KEY_PREFIX = "hamming_ga:claim:"
+CLOSE_KEY_PREFIX = "hamming_ga:close:"  # the worker that closes generation ``g``
+GENOME_CLAIM_PREFIX = "hamming_ga:genome:"
+# Longer bit strings are claimed by their digest (RDB keys hold 512 characters).
+MAX_CLAIMED_BITS = 256
+
+
+def claim_key(generation: int, index: int) -> str:
+    return f"{CLAIM_KEY_PREFIX}{generation}:{index}"
+
+
+def close_key(generation: int) -> str:
+    return f"{CLOSE_KEY_PREFIX}{generation}"
+
+
+def genome_claim_key(gene: str) -> str:
+    """The claim on a genome (its ``ga.gene`` bit string)."""
+    if len(gene) > MAX_CLAIMED_BITS:
+        gene = "sha256:" + hashlib.sha256(gene.encode()).hexdigest()
+    return f"{GENOME_CLAIM_PREFIX}{gene}"
+
 
 # -- trial system attributes ---------------------------------------------------------------
 CHILD_KEY = "hamming_ga:child"  # [generation, child index]

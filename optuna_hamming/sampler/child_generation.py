@@ -39,6 +39,11 @@ from optuna_hamming.sampler.archive import build_archive
 from optuna_hamming.sampler.attributes import ScreeningSummary
 from optuna_hamming.sampler.search_space import GenomeSpace
 
+# Screened candidates a plan keeps beyond its children, for as many workers at once: with
+# more workers than children, each extra one trains the next-best candidate, not a random
+# child (the model is fitted once per close; keeping 256 costs a sort and the plan JSON).
+RESERVE = 256
+
 
 @dataclass(frozen=True)
 class BreedingContext:
@@ -72,6 +77,8 @@ class Brood:
     archived: list[tuple[int, float]] = dataclasses.field(default_factory=list)
     # The screening's own summary of the close, for ``ga.generation.<g>["screening"]``.
     report: ScreeningSummary | None = None
+    # Next-best screened candidates, best first, for workers beyond the children.
+    reserve: list[tuple[Child, dict[str, Any]]] = dataclasses.field(default_factory=list)
 
 
 class ChildGenerationStrategy(abc.ABC):
@@ -149,11 +156,17 @@ class ScreenedGeneration(ChildGenerationStrategy):
             sign=sign,
             rng=context.rng,
             generation=context.generation,
+            reserve=RESERVE,
         )
         if outcome is None:
             return paper_children(context, self.screening.children)
-        chosen, report = outcome  # never empty: a non-empty pool gives at least one child
-        return Brood([(item.child, item.screened) for item in chosen], [], report)
+        chosen, report, reserve = outcome  # never empty: a non-empty pool gives a child
+        return Brood(
+            [(item.child, item.screened) for item in chosen],
+            [],
+            report,
+            [(item.child, item.screened) for item in reserve],
+        )
 
     def params(self) -> dict[str, Any]:
         flat: dict[str, Any] = {}

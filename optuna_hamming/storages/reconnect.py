@@ -14,18 +14,22 @@ Retrying is safe because a call that failed on a lost connection did not commit,
 narrow exception: the server commits and the connection drops before the acknowledgement
 arrives. For attribute, parameter and intermediate-value writes a second write is the same
 upsert. A COMPLETE or PRUNED state write that meets the trial already in that state has
-succeeded (only the trial's own worker tells those). Not covered: a new trial created twice
-leaves an extra RUNNING trial that no worker owns and no heartbeat fails (Optuna counts only
-trials that have beaten once as stale), and a Redis journal entry appended twice (the
-``eval`` that appends it committed, its answer was lost) replays twice. Both need a lost
-acknowledgement of a commit, a window of microseconds per call; neither was seen in the tests
-or the soak.
+succeeded (only the trial's own worker tells those). A new trial carries a creation token
+(the trial system attribute ``CREATION_KEY``): a retry finds the trial the lost attempt
+created rather than creating a second one that no worker would own. An atomic claim
+(:mod:`.claims`) that finds its own owner holds the claim. Not covered: a Redis journal
+entry appended twice (the ``eval`` that appends it committed, its answer was lost) replays
+twice; it needs a lost acknowledgement, a window of microseconds per call, and was not seen
+in the tests or the soak.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime
 import logging
 import time
+import uuid
 from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -42,6 +46,8 @@ from optuna.trial import FrozenTrial, TrialState
 _logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# A trial's creation token (ReconnectingStorage.create_new_trial), a trial system attribute.
+CREATION_KEY = "optuna_hamming:creation"
 DEFAULT_MAX_WAIT = 60.0  # a PostgreSQL restart takes seconds; a failover, tens of seconds
 _FIRST_DELAY = 0.25
 _MAX_DELAY = 8.0
@@ -168,7 +174,24 @@ class ReconnectingStorage(BaseStorage, BaseHeartbeat):
     # -- trials -------------------------------------------------------------------------------
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
-        trial_id = int(self._retry("create_new_trial", study_id, template_trial))
+        # Marked with a token, so that a retry after a lost commit acknowledgement finds the
+        # trial it created instead of creating a second one that no worker would own.
+        token = uuid.uuid4().hex
+        template = _with_creation_token(template_trial, token)
+        attempts = 0
+
+        def create() -> int:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                for trial in self._backend.get_all_trials(
+                    study_id, deepcopy=False, states=(template.state,)
+                ):
+                    if trial.system_attrs.get(CREATION_KEY) == token:
+                        return trial._trial_id
+            return int(self._backend.create_new_trial(study_id, template))
+
+        trial_id = self.call(create, "create_new_trial")
         if template_trial is None or template_trial.state == TrialState.RUNNING:
             self._first_heartbeat(trial_id)
         return trial_id
@@ -334,6 +357,28 @@ class ReconnectingJournalBackend(BaseJournalBackend, BaseJournalSnapshot):
             return None
         backend = self._backend
         return self.reconnection.call(backend.load_snapshot, "load_snapshot")
+
+
+def _with_creation_token(template: FrozenTrial | None, token: str) -> FrozenTrial:
+    """``template`` (or a new RUNNING trial's, as Optuna creates without one) holding
+    ``token`` as its system attribute ``CREATION_KEY``."""
+    if template is None:
+        return FrozenTrial(
+            number=-1,
+            state=TrialState.RUNNING,
+            value=None,
+            datetime_start=datetime.datetime.now(),
+            datetime_complete=None,
+            params={},
+            distributions={},
+            user_attrs={},
+            system_attrs={CREATION_KEY: token},
+            intermediate_values={},
+            trial_id=-1,
+        )
+    marked = copy.copy(template)
+    marked.system_attrs = {**template.system_attrs, CREATION_KEY: token}
+    return marked
 
 
 def inner_storage(storage: BaseStorage) -> BaseStorage:
