@@ -31,7 +31,7 @@ from optuna_hamming.cli.parser import build_parser
 from optuna_hamming.cli.preset_options import apply_preset
 from optuna_hamming.cli.study_config import resolved_imbalance, study_config
 from optuna_hamming.names import ACCELERATED, RECOMMENDED, VIEWS_FLIP
-from optuna_hamming.sampler.attributes import SCREENED_ATTR
+from optuna_hamming.sampler.attributes import SCREENED_ATTR, claim_key
 from tests.cli_helpers import run_cli, runs_by_role
 from tests.helpers import paper_objective
 
@@ -289,6 +289,20 @@ def _multi_objective(tmp: Path) -> None:
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
 
 
+def _claim_from_newer_version(tmp: Path) -> None:
+    url = f"sqlite:///{tmp}/claims.db"
+    study = optuna.create_study(storage=url, direction="maximize", study_name="newer")
+    # What a later version might store for child 0 of generation 0: not an owner number.
+    newer = {"owner": 3, "format": 2}
+    study._storage.set_study_system_attr(study._study_id, claim_key(0, 0), newer)
+    study.sampler = HammingGASampler(population_size=4, seed=0)
+    with pytest.raises(ValueError, match="a newer version wrote it"):
+        study.optimize(paper_objective, n_trials=1)
+    again = optuna.load_study(study_name="newer", storage=url)
+    assert [t.state for t in again.trials] == [optuna.trial.TrialState.FAIL]
+    assert again._storage.get_study_system_attrs(again._study_id)[claim_key(0, 0)] == newer
+
+
 def _corrupted_cache(tmp: Path) -> None:
     from optuna_hamming.data import load_lfw_subset
     from optuna_hamming.vision.features import features_for
@@ -536,6 +550,9 @@ ROWS = [
         _sampler_refuses(ValueError, "mutate", mutate=1.5)),
     Row("sampler-positional", "`HammingGASampler(30)`", "positional", "TypeError", NOTHING,
         _positional),
+    Row("claim-from-newer-version", "a worker of an older version on a study whose claims a "
+        "newer version wrote", "a newer version wrote it", "ValueError",
+        "the study and its claims; the trial is closed as FAIL", _claim_from_newer_version),
     Row("multi-objective", "a study with two objectives", "Use optuna.samplers.NSGAIISampler",
         "ValueError", "the study; the trial is closed as FAIL", _multi_objective),
     Row("ctrl-c", "Ctrl-C while a head trains", "run the same command again to continue",

@@ -80,7 +80,9 @@ def scratch_database() -> Iterator[tuple[str, str]]:
 
 def start_workers(url: str, study_name: str, out: Path) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "tests.fault_worker", url, study_name, str(TOTAL), "0.05"]
+    # Each trial waits 0.2 s: the workers must still be running (and connected) when the
+    # test injects its last fault at 40 of 60 trials, also on a loaded machine.
+    command = [sys.executable, "-m", "tests.fault_worker", url, study_name, str(TOTAL), "0.2"]
     return [
         subprocess.Popen([*command, str(out / f"worker{i}.log")], cwd=ROOT, env=env)
         for i in range(WORKERS)

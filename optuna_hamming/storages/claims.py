@@ -42,6 +42,21 @@ _SET_STUDY_SYSTEM_ATTR = 3
 OWNER_ATTR = "owner"
 
 
+class ClaimFormatError(ValueError):
+    """A claim holds a value this version cannot read (a newer version wrote it)."""
+
+
+def owner_of(key: str, value: Any) -> int:
+    """The owner a claim's stored ``value`` names: an int, or a clear error."""
+    if type(value) is int:
+        return value
+    raise ClaimFormatError(
+        f"the study's claim {key!r} holds {value!r}, which this version of optuna-hamming "
+        "cannot read: a newer version wrote it. Run the same optuna-hamming version on every "
+        "worker of a study (pip install -U optuna-hamming)."
+    )
+
+
 def claim(storage: BaseStorage, study_id: int, key: str, owner: int) -> int:
     """Take ``key`` of study ``study_id`` for ``owner`` unless another owner holds it;
     return the owner that holds it now (``owner`` itself when this call, or an earlier
@@ -56,7 +71,7 @@ def claim(storage: BaseStorage, study_id: int, key: str, owner: int) -> int:
             if held is None:
                 inner.set_study_system_attr(study_id, key, owner)
                 return owner
-            return int(held)
+            return owner_of(key, held)
     if _is_journal(inner):
         return _journal_claim(storage, inner, study_id, key, owner)
     return _study_name_claim(storage, study_id, key, owner)
@@ -81,7 +96,7 @@ def _rdb_claim(
                 .filter(model.study_id == study_id, model.key == key)
                 .one()
             )
-        return int(json.loads(held[0]))
+        return owner_of(key, json.loads(held[0]))
 
     def insert_or_read() -> int:
         try:
@@ -95,7 +110,7 @@ def _rdb_claim(
                     .filter(model.study_id == study_id, model.key == key)
                     .one()
                 )
-            return int(json.loads(held[0]))
+            return owner_of(key, json.loads(held[0]))
 
     # A retry after a lost commit acknowledgement reads its own owner back.
     return retrying(storage, insert_or_read if insert is None else insert_then_read, "claim")
@@ -119,7 +134,7 @@ def claims_held(storage: BaseStorage, study_id: int, prefix: str) -> dict[str, i
     internals = rdb_internals(storage)
     if internals is None:
         attrs = storage.get_study_system_attrs(study_id)
-        return {k: v for k, v in attrs.items() if k.startswith(prefix) and type(v) is int}
+        return {k: owner_of(k, v) for k, v in attrs.items() if k.startswith(prefix)}
     rdb, models, scoped = internals
     model = models.StudySystemAttributeModel
 
@@ -130,7 +145,7 @@ def claims_held(storage: BaseStorage, study_id: int, prefix: str) -> dict[str, i
                 .filter(model.study_id == study_id, model.key.startswith(prefix, autoescape=True))
                 .all()
             )
-        return {key: int(json.loads(value)) for key, value in rows}
+        return {key: owner_of(key, json.loads(value)) for key, value in rows}
 
     return retrying(storage, read, "claims_held")
 
