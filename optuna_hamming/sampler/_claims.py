@@ -88,6 +88,8 @@ def claim_child(
     used: set[int],
     ahead: int,
     max_skips: int = MAX_SKIPS,
+    *,
+    genomes: bool = True,
 ) -> tuple[int, PlannedChild | None]:
     """The child index of the open generation that trial ``number`` takes, and its child.
 
@@ -100,7 +102,7 @@ def claim_child(
     """
     storage, study_id = study._storage, study._study_id
     plan = state.plans[state.open_generation]
-    space = plan.space if state.settings.skip_duplicates else None
+    space = plan.space if state.settings.skip_duplicates and genomes else None
     seen = genes_in(trials) if space is not None else set()
     taken = set(used)  # indices other trials hold, as far as this trial knows
     passed: set[int] = set()  # indices passed over for their genome on this read

@@ -43,7 +43,6 @@ from optuna_hamming.sampler._claims import (
     retried_child,
 )
 from optuna_hamming.sampler._state import StudyState, StudyStates
-from optuna_hamming.sampler._stored_settings import SettingsMismatchError
 from optuna_hamming.sampler.archive import read_archive
 from optuna_hamming.sampler.attributes import (
     CHILD_KEY,
@@ -256,15 +255,10 @@ class HammingGASampler(BaseSampler):
         storage = study._storage
         enqueued = bool(trial.params) or "fixed_params" in trial.system_attrs
         with self._lock:
-            trials = storage.get_all_trials(study._study_id, deepcopy=False)
             try:
+                trials = storage.get_all_trials(study._study_id, deepcopy=False)
                 state = self._state_of(study, trials)
-            except SettingsMismatchError:
-                # Not left RUNNING: the trial never started its objective.
-                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-                raise
-            settings = state.settings
-            try:
+                settings = state.settings
                 used, ahead, _ = state.advance(study, trials, own_number=trial.number)
                 generation = state.open_generation
                 plan = state.plans[generation]
@@ -274,7 +268,10 @@ class HammingGASampler(BaseSampler):
                     # the trial) takes the dead trial's claim while its generation is open.
                     index, child = retried, state.child_at(study, retried, trials)
                 else:
-                    index, child = claim_child(study, trial.number, state, trials, used, ahead)
+                    # An enqueued trial trains its own values: it claims no planned genome.
+                    index, child = claim_child(
+                        study, trial.number, state, trials, used, ahead, genomes=not enqueued
+                    )
                 ticket, user = describe(
                     trial,
                     plan,
@@ -293,7 +290,8 @@ class HammingGASampler(BaseSampler):
                     storage, trial._trial_id, system={CHILD_KEY: [generation, index]}, user=user
                 )
             except BaseException:
-                # Never left RUNNING without a child: no worker would ever finish it.
+                # Never left RUNNING without a child: no worker would ever finish it (a
+                # SettingsMismatchError included: the trial never started its objective).
                 with contextlib.suppress(Exception):
                     storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
                 raise

@@ -159,7 +159,7 @@ class StudyState:
         self.seed = int(attrs.get(SEED_KEY, self.seed))
         stored = attrs.get(plan_key(following))
         if stored is None:
-            stored = self._closed_by_another(study, plan.generation, own_number)
+            stored = self._closed_by_another(study, plan.generation, own_number, trials)
         if stored == COMPACTED:
             # This process fell far behind the others: continue from the newest plan.
             every = storage.get_study_system_attrs(study._study_id)
@@ -196,16 +196,25 @@ class StudyState:
         self.plans = {plan.generation: plan, next_plan.generation: next_plan}
         self.open_generation = next_plan.generation
 
-    def _closed_by_another(self, study: Study, generation: int, own_number: int) -> Any:
+    def _closed_by_another(
+        self, study: Study, generation: int, own_number: int, trials: list[FrozenTrial]
+    ) -> Any:
         """The plan that follows ``generation`` as the worker that claimed its close stored
         it, or None when this worker holds the claim (or the holder stored nothing within
         ``CLOSE_WAIT`` seconds: a worker that died mid-close; then this one closes it too,
         to the same plan). One worker fits the screening's model per close, not every
         worker that finds the generation complete at once."""
         storage, study_id = study._storage, study._study_id
-        owner = own_number if own_number >= 0 else -1 - secrets.randbelow(2**62)
-        if claim(storage, study_id, close_key(generation), owner) == owner:
+        # A trial's number is its owner id; any other caller (children_left, which passes
+        # the number the next trial will have) is an owner of its own.
+        own = 0 <= own_number < len(trials) and trials[own_number].number == own_number
+        owner = own_number if own else -1 - secrets.randbelow(2**62)
+        holder = claim(storage, study_id, close_key(generation), owner)
+        if holder == owner:
             return None
+        known = 0 <= holder < len(trials) and trials[holder].number == holder
+        if known and trials[holder].state.is_finished():
+            return None  # its trial ended without storing the plan: nobody else will
         key = plan_key(generation + 1)
         deadline = time.monotonic() + CLOSE_WAIT
         delay = 0.005

@@ -184,9 +184,8 @@ class ReconnectingStorage(BaseStorage, BaseHeartbeat):
             nonlocal attempts
             attempts += 1
             if attempts > 1:
-                for trial in self._backend.get_all_trials(
-                    study_id, deepcopy=False, states=(template.state,)
-                ):
+                # Every state: another worker may have popped an enqueued (WAITING) one.
+                for trial in self._backend.get_all_trials(study_id, deepcopy=False):
                     if trial.system_attrs.get(CREATION_KEY) == token:
                         return trial._trial_id
             return int(self._backend.create_new_trial(study_id, template))
