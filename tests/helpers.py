@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pytest
 from optuna.storages import BaseStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
@@ -24,6 +25,26 @@ def reachable(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# Every storage kind, as pytest parameters (PostgreSQL and Redis skip where not running);
+# CROSS_PROCESS_STORAGE_KINDS leaves out the in-memory one.
+STORAGE_KINDS = [
+    pytest.param("inmemory", id="inmemory"),
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("journal", id="journal-file"),
+    pytest.param(
+        "postgres",
+        id="postgres",
+        marks=pytest.mark.skipif(not reachable(5432), reason="no PostgreSQL on 127.0.0.1:5432"),
+    ),
+    pytest.param(
+        "redis",
+        id="redis-journal",
+        marks=pytest.mark.skipif(not reachable(6379), reason="no Redis on 127.0.0.1:6379"),
+    ),
+]
+CROSS_PROCESS_STORAGE_KINDS = STORAGE_KINDS[1:]
 
 
 def storage_spec(kind: str, tmp_path: Path) -> str:

@@ -20,24 +20,15 @@ from optuna.storages import BaseStorage, InMemoryStorage, RDBStorage
 
 from optuna_hamming.storages import ReconnectingStorage, is_lock_study
 from optuna_hamming.storages.claims import claim
-from tests.helpers import POSTGRES_URL, make_storage, reachable, storage_spec
+from tests.helpers import (
+    CROSS_PROCESS_STORAGE_KINDS,
+    POSTGRES_URL,
+    STORAGE_KINDS,
+    make_storage,
+    reachable,
+    storage_spec,
+)
 from tests.worker_pool import ROOT
-
-KINDS = [
-    pytest.param("inmemory", id="inmemory"),
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("journal", id="journal-file"),
-    pytest.param(
-        "postgres",
-        id="postgres",
-        marks=pytest.mark.skipif(not reachable(5432), reason="no PostgreSQL on 127.0.0.1:5432"),
-    ),
-    pytest.param(
-        "redis",
-        id="redis-journal",
-        marks=pytest.mark.skipif(not reachable(6379), reason="no Redis on 127.0.0.1:6379"),
-    ),
-]
 
 
 def new_study(kind: str, tmp_path: Path) -> tuple[str, BaseStorage, str, int]:
@@ -52,7 +43,7 @@ def new_study(kind: str, tmp_path: Path) -> tuple[str, BaseStorage, str, int]:
     )
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", STORAGE_KINDS)
 def test_the_first_owner_holds_a_key_and_a_repeat_finds_its_own(kind: str, tmp_path: Path) -> None:
     _, storage, _, study_id = new_study(kind, tmp_path)
     assert claim(storage, study_id, "hamming_ga:claim:1:0", 7) == 7
@@ -81,7 +72,7 @@ def test_sixteen_threads_racing_for_one_key_agree_on_one_owner() -> None:
     assert len(held) == 16 and len(set(held)) == 1
 
 
-@pytest.mark.parametrize("kind", [p for p in KINDS if p.id != "inmemory"])
+@pytest.mark.parametrize("kind", CROSS_PROCESS_STORAGE_KINDS)
 def test_processes_racing_for_one_child_agree_on_one_owner(kind: str, tmp_path: Path) -> None:
     """Six processes claim one key at the same instant (each started, connected and waiting
     for the clock): exactly one owner, and every process reads that owner."""

@@ -29,6 +29,7 @@ from optuna_hamming.sampler.attributes import (
 )
 from optuna_hamming.storages import is_lock_study, lock_name, study_lock
 from tests.helpers import (
+    CROSS_PROCESS_STORAGE_KINDS,
     POSTGRES_URL,
     check_ga_history,
     make_storage,
@@ -38,20 +39,7 @@ from tests.helpers import (
 )
 from tests.worker_pool import ROOT, wait_all
 
-CROSS_PROCESS_KINDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("journal", id="journal-file"),
-    pytest.param(
-        "postgres",
-        id="postgres",
-        marks=pytest.mark.skipif(not reachable(5432), reason="no PostgreSQL on 127.0.0.1:5432"),
-    ),
-    pytest.param(
-        "redis",
-        id="redis-journal",
-        marks=pytest.mark.skipif(not reachable(6379), reason="no Redis on 127.0.0.1:6379"),
-    ),
-]
+CROSS_PROCESS_KINDS = CROSS_PROCESS_STORAGE_KINDS
 
 
 @pytest.mark.parametrize("kind", CROSS_PROCESS_KINDS)

@@ -18,34 +18,16 @@ from optuna_hamming import HammingGASampler
 from optuna_hamming.sampler.attributes import CHILD_KEY
 from optuna_hamming.storages import set_study_attrs, set_trial_attrs, study_system_attrs
 from tests.helpers import (
+    STORAGE_KINDS,
     check_ga_history,
     make_storage,
-    reachable,
     run_paper_study,
     storage_spec,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 
-KINDS = [
-    pytest.param("inmemory", id="inmemory"),
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("journal", id="journal-file"),
-    pytest.param(
-        "postgres",
-        id="postgres",
-        marks=pytest.mark.skipif(
-            not reachable(5432), reason="PostgreSQL is not running on 127.0.0.1:5432"
-        ),
-    ),
-    pytest.param(
-        "redis",
-        id="redis-journal",
-        marks=pytest.mark.skipif(
-            not reachable(6379), reason="Redis is not running on 127.0.0.1:6379"
-        ),
-    ),
-]
+KINDS = STORAGE_KINDS
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -28,6 +28,7 @@ from optuna_hamming.sampler.attributes import (
     RETRY_OF_KEY,
     SCREENED_ATTR,
     claim_key,
+    claim_prefix,
     genome_claim_key,
 )
 from optuna_hamming.sampler.search_space import GenomeSpace
@@ -87,7 +88,6 @@ def claim_child(
     trials: list[FrozenTrial],
     used: set[int],
     ahead: int,
-    max_skips: int = MAX_SKIPS,
     *,
     genomes: bool = True,
 ) -> tuple[int, PlannedChild | None]:
@@ -107,6 +107,7 @@ def claim_child(
     taken = set(used)  # indices other trials hold, as far as this trial knows
     passed: set[int] = set()  # indices passed over for their genome on this read
     index = first_index(used, ahead)
+    skips_left = MAX_SKIPS
     while True:
         child = state.child_at(study, index, trials)
         gene = None if child is None or space is None else space.bitstring(child.genome)
@@ -119,7 +120,7 @@ def claim_child(
         elif claim(storage, study_id, claim_key(plan.generation, index), number) != number:
             # Taken by another worker meanwhile: read every claim of the generation at once,
             # rather than losing the next race too to the workers that lost this one.
-            prefix = claim_key(plan.generation, 0)[:-1]
+            prefix = claim_prefix(plan.generation)
             taken |= {int(key[len(prefix) :]) for key in claims_held(storage, study_id, prefix)}
             taken.add(index)
         elif gene is None or not seen:
@@ -129,8 +130,8 @@ def claim_child(
         else:
             # The genome was claimed after this read: the index stays taken, passed over.
             passed.add(index)
-            max_skips -= 1
-            if max_skips == 0:
+            skips_left -= 1
+            if skips_left == 0:
                 return index, child
         index = next(i for i in itertools.count() if i not in taken and i not in passed)
 

@@ -53,8 +53,13 @@ GENOME_CLAIM_PREFIX = "hamming_ga:genome:"
 MAX_CLAIMED_BITS = 256
 
 
+def claim_prefix(generation: int) -> str:
+    """The start of every child claim of ``generation``."""
+    return f"{CLAIM_KEY_PREFIX}{generation}:"
+
+
 def claim_key(generation: int, index: int) -> str:
-    return f"{CLAIM_KEY_PREFIX}{generation}:{index}"
+    return f"{claim_prefix(generation)}{index}"
 
 
 def close_key(generation: int) -> str:

@@ -20,21 +20,28 @@ from optuna_hamming.storages.reconnect import retrying
 
 
 def study_system_attrs(
-    storage: BaseStorage, study_id: int, keys: Collection[str]
+    storage: BaseStorage, study_id: int, keys: Collection[str] = (), *, prefix: str | None = None
 ) -> dict[str, Any]:
-    """The study system attributes among ``keys`` that are set (a key absent is left out)."""
+    """The study system attributes among ``keys`` that are set (a key absent is left out),
+    or, with ``prefix``, every one whose key starts with it."""
     internals = rdb_internals(storage)
     if internals is None:
         attrs = storage.get_study_system_attrs(study_id)
+        if prefix is not None:
+            return {key: value for key, value in attrs.items() if key.startswith(prefix)}
         return {key: attrs[key] for key in keys if key in attrs}
     rdb, models, scoped = internals
     model = models.StudySystemAttributeModel
+    if prefix is not None:
+        wanted = model.key.startswith(prefix, autoescape=True)
+    else:
+        wanted = model.key.in_(list(keys))
 
     def read() -> dict[str, Any]:
         with scoped(rdb.scoped_session) as session:
             rows = (
                 session.query(model.key, model.value_json)
-                .filter(model.study_id == study_id, model.key.in_(list(keys)))
+                .filter(model.study_id == study_id, wanted)
                 .all()
             )
             return {key: json.loads(value) for key, value in rows}

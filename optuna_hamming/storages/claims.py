@@ -32,6 +32,7 @@ from optuna.exceptions import DuplicatedStudyError
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.study import StudyDirection
 
+from optuna_hamming.storages._reads import study_system_attrs
 from optuna_hamming.storages._writes import rdb_internals
 from optuna_hamming.storages.lock import lock_name
 from optuna_hamming.storages.reconnect import inner_storage, retrying
@@ -129,25 +130,10 @@ def _insert_or_nothing(dialect: str, model: Any, row: dict[str, Any]) -> Any:
 
 
 def claims_held(storage: BaseStorage, study_id: int, prefix: str) -> dict[str, int]:
-    """Every claim of the study whose key starts with ``prefix``, and its owner: one query
-    on RDB storages, the study's system attributes elsewhere."""
-    internals = rdb_internals(storage)
-    if internals is None:
-        attrs = storage.get_study_system_attrs(study_id)
-        return {k: owner_of(k, v) for k, v in attrs.items() if k.startswith(prefix)}
-    rdb, models, scoped = internals
-    model = models.StudySystemAttributeModel
-
-    def read() -> dict[str, int]:
-        with scoped(rdb.scoped_session) as session:
-            rows = (
-                session.query(model.key, model.value_json)
-                .filter(model.study_id == study_id, model.key.startswith(prefix, autoescape=True))
-                .all()
-            )
-        return {key: owner_of(key, json.loads(value)) for key, value in rows}
-
-    return retrying(storage, read, "claims_held")
+    """Every claim of the study whose key starts with ``prefix``, and its owner (one query
+    on RDB storages)."""
+    held = study_system_attrs(storage, study_id, prefix=prefix)
+    return {key: owner_of(key, value) for key, value in held.items()}
 
 
 def _is_journal(storage: BaseStorage) -> bool:
